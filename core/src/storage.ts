@@ -1,0 +1,93 @@
+/**
+ * Storage is keys and bytes. A key is a list of path segments (`['ops', '<id hex>']`); a range is
+ * every key that starts with a prefix. `saveBatch` is atomic: after a crash either every entry of a
+ * batch is there or none is, which is what lets a node acknowledge an op only once it is durable.
+ */
+export type StorageKey = readonly string[]
+
+export interface StorageEntry {
+  key: StorageKey
+  data: Uint8Array
+}
+
+export interface StorageAdapter {
+  load (key: StorageKey): Promise<Uint8Array | undefined>
+  save (key: StorageKey, data: Uint8Array): Promise<void>
+  /** Saves every entry, all or nothing. */
+  saveBatch (entries: readonly StorageEntry[]): Promise<void>
+  remove (key: StorageKey): Promise<void>
+  /** Every entry whose key starts with `prefix`, in ascending key order (segment by segment). */
+  loadRange (prefix: StorageKey): Promise<StorageEntry[]>
+  removeRange (prefix: StorageKey): Promise<void>
+  close? (): Promise<void>
+}
+
+export class StorageKeyError extends TypeError {
+  override readonly name = 'StorageKeyError'
+}
+
+/** Keys must be non-empty lists of non-empty segments without NUL, so any backend can encode them. */
+export function checkKey (key: StorageKey, allowEmpty = false): void {
+  if (!Array.isArray(key) || (!allowEmpty && key.length === 0)) throw new StorageKeyError('storage key: expected a non-empty list of segments')
+  for (const segment of key) {
+    if (typeof segment !== 'string' || segment.length === 0 || segment.includes('\0')) {
+      throw new StorageKeyError(`storage key: expected non-empty text segments without NUL, got ${JSON.stringify(segment)}`)
+    }
+  }
+}
+
+export function compareKeys (a: StorageKey, b: StorageKey): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a[i] as string
+    const y = b[i] as string
+    if (x !== y) return x < y ? -1 : 1
+  }
+  return a.length - b.length
+}
+
+export function hasPrefix (key: StorageKey, prefix: StorageKey): boolean {
+  if (key.length < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false
+  return true
+}
+
+/** Keeps everything in a Map: for tests, the browser and light peers. */
+export class MemoryStorage implements StorageAdapter {
+  readonly #entries = new Map<string, StorageEntry>()
+
+  async load (key: StorageKey): Promise<Uint8Array | undefined> {
+    checkKey(key)
+    return this.#entries.get(JSON.stringify(key))?.data.slice()
+  }
+
+  async save (key: StorageKey, data: Uint8Array): Promise<void> {
+    await this.saveBatch([{ key, data }])
+  }
+
+  async saveBatch (entries: readonly StorageEntry[]): Promise<void> {
+    for (const { key, data } of entries) {
+      checkKey(key)
+      if (!(data instanceof Uint8Array)) throw new TypeError('storage data: expected bytes')
+    }
+    for (const { key, data } of entries) this.#entries.set(JSON.stringify(key), { key: [...key], data: data.slice() })
+  }
+
+  async remove (key: StorageKey): Promise<void> {
+    checkKey(key)
+    this.#entries.delete(JSON.stringify(key))
+  }
+
+  async loadRange (prefix: StorageKey): Promise<StorageEntry[]> {
+    checkKey(prefix, true)
+    return [...this.#entries.values()]
+      .filter(e => hasPrefix(e.key, prefix))
+      .sort((a, b) => compareKeys(a.key, b.key))
+      .map(e => ({ key: [...e.key], data: e.data.slice() }))
+  }
+
+  async removeRange (prefix: StorageKey): Promise<void> {
+    checkKey(prefix, true)
+    for (const [k, e] of this.#entries) if (hasPrefix(e.key, prefix)) this.#entries.delete(k)
+  }
+}

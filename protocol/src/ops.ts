@@ -1,0 +1,179 @@
+/**
+ * The op envelope and every op kind. An op is a signed, immutable fact in its author's chain:
+ * `{ v, grid, kind, author, seq, prev, deps, ts, body }` plus `sig`. See PROTOCOL.md for the bytes.
+ */
+
+/** The wire format version this code reads and writes. */
+export const PROTOCOL_VERSION = 1
+
+/** secp256k1 public key, SEC1 compressed (33 bytes). Also the account id. */
+export type PublicKey = Uint8Array
+/** sha256 of an op's unsigned canonical encoding (32 bytes). */
+export type OpId = Uint8Array
+/** A position in another signer's chain that an op relies on. */
+export type Dep = readonly [author: PublicKey, seq: number]
+/** A chain position named by author and seq, e.g. the receipt a sale settles. */
+export type OpRef = readonly [author: PublicKey, seq: number]
+
+export const OP_KINDS = ['genesis', 'register', 'price', 'mint', 'receipt', 'transfer', 'burn', 'unfreeze'] as const
+export type OpKind = typeof OP_KINDS[number]
+
+export const CONTRACTS = ['wholesale-seller', 'retail-seller', 'resident'] as const
+export type TransferContract = typeof CONTRACTS[number]
+export type SaleContract = Exclude<TransferContract, 'resident'>
+
+export const DEVICE_CATEGORIES = ['household', 'street-light', 'stadium', 'public', 'business', 'other'] as const
+export type DeviceCategory = typeof DEVICE_CATEGORIES[number]
+
+export interface GridPolicy {
+  /** Hours of the day (0-23, the grid's local time) in which meters keep power on at a zero balance. */
+  friendlyCreditHours: number[]
+}
+
+export interface GenesisBody {
+  name: string
+  /** ISO 4217 code of the fiat every receipt and price is in, e.g. "USD". */
+  currency: string
+  /** Keys that may register producers, devices and utilities and lift freezes. Sorted, unique. */
+  registrars: PublicKey[]
+  /** Keys of payment processors whose receipts attest fiat payments. Sorted, unique. */
+  oracles: PublicKey[]
+  policy: GridPolicy
+}
+
+export interface ProducerRegistration {
+  role: 'producer'
+  /** The producer's account, credited by its meter's mints. */
+  account: PublicKey
+  /** The generation meter's key: the only signer of mints for this producer. */
+  meter: PublicKey
+  /** Nameplate capacity in watts: bounds what a mint may claim for the time elapsed. */
+  capacityW: number
+  label: string
+}
+
+export interface ConsumerRegistration {
+  role: 'consumer'
+  /** The device's meter key, which is also the device's account. */
+  meter: PublicKey
+  label: string
+  category: DeviceCategory
+  /** Latitude and longitude in millionths of a degree, or null when the device is not on the map. */
+  position: readonly [latE6: number, lonE6: number] | null
+}
+
+export interface UtilityRegistration {
+  role: 'utility'
+  account: PublicKey
+  label: string
+}
+
+export type RegisterBody = ProducerRegistration | ConsumerRegistration | UtilityRegistration
+
+/** Prices in fiat minor units per MWh (12.5 ¢/kWh = 12,500 ¢/MWh); null leaves a price unset. */
+export interface PriceBody {
+  wholesale: number | null
+  retail: number | null
+}
+
+/** Contract generator: energy produced, with the meter's cumulative reading after it, in Wh. */
+export interface MintBody {
+  wh: number
+  total: number
+}
+
+/** A fiat payment attested by a payment oracle. `amount` is in minor units of `currency`. */
+export interface ReceiptBody {
+  payer: PublicKey
+  payee: PublicKey
+  contract: SaleContract
+  amount: number
+  currency: string
+  paymentId: string
+}
+
+/** A funding window, in milliseconds since the Unix epoch: burns may draw on it from `from` until before `until`. */
+export interface FundingWindow {
+  from: number
+  until: number
+}
+
+export interface SaleTransferBody {
+  contract: SaleContract
+  to: PublicKey
+  wh: number
+  /** The receipt this sale settles. */
+  receipt: OpRef
+  window: null
+}
+
+export interface ResidentTransferBody {
+  contract: 'resident'
+  /** A registered consumer device. */
+  to: PublicKey
+  wh: number
+  receipt: null
+  window: FundingWindow | null
+}
+
+export type TransferBody = SaleTransferBody | ResidentTransferBody
+
+/** Contract consumer: energy burned by a device, with the meter's cumulative reading after it, in Wh. */
+export interface BurnBody {
+  wh: number
+  total: number
+}
+
+/** A registrar lifts the freeze on `account` for the fork at `seq`, once the case is settled. */
+export interface UnfreezeBody {
+  account: PublicKey
+  seq: number
+}
+
+export interface BodyOf {
+  genesis: GenesisBody
+  register: RegisterBody
+  price: PriceBody
+  mint: MintBody
+  receipt: ReceiptBody
+  transfer: TransferBody
+  burn: BurnBody
+  unfreeze: UnfreezeBody
+}
+
+export interface UnsignedOpOf<K extends OpKind> {
+  v: typeof PROTOCOL_VERSION
+  /** The grid id (the genesis op's id); null only in the genesis op itself. */
+  grid: OpId | null
+  kind: K
+  author: PublicKey
+  seq: number
+  /** The id of the author's op at seq - 1; null at seq 0. */
+  prev: OpId | null
+  /** Heads of other chains this op relies on, sorted by author, one per author, never the author itself. */
+  deps: Dep[]
+  /** The signer's clock, milliseconds since the Unix epoch; never decreases along a chain. */
+  ts: number
+  body: BodyOf[K]
+}
+
+export type UnsignedOp = { [K in OpKind]: UnsignedOpOf<K> }[OpKind]
+export type SignedOpOf<K extends OpKind> = UnsignedOpOf<K> & { sig: Uint8Array }
+export type SignedOp = { [K in OpKind]: SignedOpOf<K> }[OpKind]
+
+/** A decoded, signature-checked op with its id and its exact wire bytes. */
+export interface VerifiedOp {
+  op: SignedOp
+  id: OpId
+  bytes: Uint8Array
+}
+
+/** Limits every decoder enforces: no field may make a peer allocate or loop without bound. */
+export const LIMITS = Object.freeze({
+  maxOpBytes: 4096,
+  maxDeps: 64,
+  maxLabelBytes: 128,
+  maxNameBytes: 128,
+  maxPaymentIdBytes: 128,
+  maxKeysInGenesis: 32
+})
