@@ -23,13 +23,15 @@ function encode (prefix: string, bytes: Uint8Array): string {
 function decode (prefix: string, text: string, length: number, what: string): Uint8Array {
   if (typeof text !== 'string') throw new AccountIdError(`${what}: expected text, got ${typeof text}`)
   let decoded
+  let bytes: Uint8Array
   try {
     decoded = bech32.decode(text.trim() as `${string}1${string}`, 200)
+    // fromWords throws on a payload that is not whole bytes (excess or non-zero padding bits)
+    bytes = bech32.fromWords(decoded.words)
   } catch (err) {
     throw new AccountIdError(`${what}: ${JSON.stringify(text.slice(0, 80))} is not valid bech32 (${(err as Error).message})`)
   }
   if (decoded.prefix !== prefix) throw new AccountIdError(`${what}: expected the prefix "${prefix}1", got "${decoded.prefix}1"`)
-  const bytes = bech32.fromWords(decoded.words)
   if (bytes.length !== length) throw new AccountIdError(`${what}: expected ${length} bytes, got ${bytes.length}`)
   return bytes
 }

@@ -22,7 +22,7 @@ function map (value: unknown, field: string, keys: readonly string[]): Fields {
     if (!keys.includes(key)) throw new OpDecodeError(`${field}.${key}`, 'no such field')
   }
   for (const key of keys) {
-    if (!(key in fields)) throw new OpDecodeError(`${field}.${key}`, 'a value', undefined)
+    if (!Object.hasOwn(fields, key)) throw new OpDecodeError(`${field}.${key}`, 'a value', undefined)
   }
   return fields
 }
@@ -59,6 +59,8 @@ function text (value: unknown, field: string, maxBytes: number, minChars = 1): s
     throw new OpDecodeError(field, `text of ${minChars} to ${maxBytes} UTF-8 bytes`, value)
   }
   if (/\p{Cc}/u.test(value)) throw new OpDecodeError(field, 'text without control characters', value)
+  // a lone surrogate would be encoded as U+FFFD, so the signed bytes would not say what the op says
+  if (/\p{Cs}/u.test(value)) throw new OpDecodeError(field, 'well-formed Unicode text (no lone surrogates)', value)
   return value
 }
 

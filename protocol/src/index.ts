@@ -4,8 +4,8 @@ export { toHex, fromHex, bytesEqual, compareBytes } from './bytes.ts'
 export { decodeUnsignedOp, decodeSignedOp } from './decode.ts'
 export { encodeUnsignedOp, encodeSignedOp, opId, decodeOp, type DecodedOp } from './codec.ts'
 export {
-  nobleVerifier, signOp, verifyOp, generateKeyPair, publicKeyOf, isLowSCompact, SECP256K1_HALF_N,
-  type SignatureVerifier, type KeyPair
+  nobleVerifier, signOp, keySigner, verifyOp, generateKeyPair, publicKeyOf, isLowSCompact, SECP256K1_HALF_N,
+  type SignatureVerifier, type KeyPair, type OpSigner
 } from './signature.ts'
 export * from './account.ts'
 export { compactFromDer } from './der.ts'

@@ -8,8 +8,8 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesEqual } from './bytes.ts'
 import { encodeSignedOp, opId, type DecodedOp } from './codec.ts'
 import { decodeUnsignedOp } from './decode.ts'
-import { SignatureError } from './errors.ts'
-import type { OpId, PublicKey, SignedOp, UnsignedOp } from './ops.ts'
+import { OpDecodeError, SignatureError } from './errors.ts'
+import { LIMITS, type OpId, type PublicKey, type SignedOp, type UnsignedOp } from './ops.ts'
 
 secp.hashes.sha256 = sha256
 secp.hashes.hmacSha256 = (key, msg) => hmac(sha256, key, msg)
@@ -36,7 +36,8 @@ export function isLowSCompact (sig: Uint8Array): boolean {
 export const nobleVerifier: SignatureVerifier = {
   name: 'noble',
   verify (sig, digest, publicKey) {
-    if (sig.length !== 64 || digest.length !== 32) return false
+    if (!(sig instanceof Uint8Array) || !(digest instanceof Uint8Array) || !(publicKey instanceof Uint8Array)) return false
+    if (sig.length !== 64 || digest.length !== 32 || publicKey.length !== 33) return false
     try {
       return secp.verify(sig, digest, publicKey, { prehash: false, lowS: true })
     } catch {
@@ -59,14 +60,31 @@ export function publicKeyOf (secretKey: Uint8Array): PublicKey {
   return secp.getPublicKey(secretKey, true)
 }
 
+/** Something that signs 32-byte digests for one key: a secret key in memory, a native library, a secure element. */
+export interface OpSigner {
+  readonly publicKey: PublicKey
+  /** 64-byte compact low-S ECDSA signature over `digest`. */
+  sign (digest: Uint8Array): Uint8Array
+}
+
+/** The portable signer: RFC 6979 deterministic nonces, low-S. */
+export function keySigner (secretKey: Uint8Array): OpSigner {
+  const publicKey = publicKeyOf(secretKey)
+  return { publicKey, sign: digest => secp.sign(digest, secretKey, { prehash: false, lowS: true }) }
+}
+
 /** Signs an op after checking it with the wire rules: a signer cannot produce an op peers would refuse. */
-export function signOp<T extends UnsignedOp> (op: T, secretKey: Uint8Array): { op: T & { sig: Uint8Array }, id: OpId, bytes: Uint8Array } {
+export function signOp<T extends UnsignedOp> (op: T, signer: OpSigner | Uint8Array): { op: T & { sig: Uint8Array }, id: OpId, bytes: Uint8Array } {
   decodeUnsignedOp(op)
-  if (!bytesEqual(publicKeyOf(secretKey), op.author)) throw new SignatureError('the secret key does not belong to op.author')
+  const s = signer instanceof Uint8Array ? keySigner(signer) : signer
+  if (!bytesEqual(s.publicKey, op.author)) throw new SignatureError('the signing key does not belong to op.author')
   const id = opId(op)
-  const sig = secp.sign(id, secretKey, { prehash: false, lowS: true })
+  const sig = s.sign(id)
+  if (!isLowSCompact(sig)) throw new SignatureError('the signer returned a signature that is not 64-byte compact low-S')
   const signed = { ...op, sig }
-  return { op: signed, id, bytes: encodeSignedOp(signed as SignedOp) }
+  const bytes = encodeSignedOp(signed as SignedOp)
+  if (bytes.length > LIMITS.maxOpBytes) throw new OpDecodeError('op', `at most ${LIMITS.maxOpBytes} bytes when signed`, bytes)
+  return { op: signed, id, bytes }
 }
 
 /** Throws SignatureError unless the op's signature verifies against its author. */
