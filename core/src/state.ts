@@ -139,6 +139,8 @@ export class LedgerState {
   readonly #voidSlots = new Map<string, OpId[]>()
   readonly #frozenOps = new Map<string, DecodedOp>()
   readonly #voidIds: ReadonlySet<string>
+  /** The op that stands at each known fork (hex ids). */
+  readonly #survivors: ReadonlySet<string>
   readonly #maxPending: number
   readonly #listeners: DecidedListener[] = []
   minted = 0
@@ -152,6 +154,7 @@ export class LedgerState {
     this.#voidIds = options.forks?.void ?? new Set()
     this.#maxPending = options.maxPending ?? 1_000_000
     this.equivocations = options.forks?.equivocations ?? []
+    this.#survivors = new Set(this.equivocations.map(e => e.ids[0] as string))
     for (const [hex, seq] of options.forks?.frozenFrom ?? []) {
       this.#chainFor(fromHex(hex), hex).frozenFrom = seq
     }
@@ -213,6 +216,11 @@ export class LedgerState {
     }
     const chain = this.chain(op.author)
     const slot = `${chain.hex}:${op.seq}`
+    if (this.#voidIds.size > 0 && this.#voidIds.has(toHex(id))) {
+      if (this.#seenAsVoid(slot, id)) return { status: 'duplicate', id, op }
+      this.#markVoid(slot, id)
+      return { status: 'void', id, op, reason: 'on the losing branch of an equivocation' }
+    }
     if (op.seq < chain.length) {
       if (bytesEqual(chain.idAt(op.seq), id)) return { status: 'duplicate', id, op }
       return this.#seenAsVoid(slot, id) ? { status: 'duplicate', id, op } : this.#conflict(decoded)
@@ -224,11 +232,7 @@ export class LedgerState {
     const voided = this.#voidSlots.get(slot)
     if (voided !== undefined) {
       if (voided.some(v => bytesEqual(v, id))) return { status: 'duplicate', id, op }
-      if (!this.#voidIds.has(toHex(id))) return this.#conflict(decoded)
-    }
-    if (this.#voidIds.has(toHex(id))) {
-      this.#markVoid(slot, id)
-      return { status: 'void', id, op, reason: 'on the losing branch of an equivocation' }
+      if (!this.#survivors.has(toHex(id))) return this.#conflict(decoded)
     }
     if (op.seq > chain.frozenFrom) {
       this.#frozenOps.set(slot, decoded)

@@ -98,3 +98,26 @@ export function withEntry (entries: Array<[string, Uint8Array]>, key: string, va
   if (!entries.some(([k]) => k === key)) throw new Error(`no entry ${key}`)
   return entries.map(([k, v]) => [k, k === key ? value : v])
 }
+
+/**
+ * An independent canonical encoder for the values ops are made of (maps with text keys, arrays,
+ * byte strings, text, safe integers, null), written from the rules in PROTOCOL.md rather than with
+ * @ipld/dag-cbor. `override` swaps in raw bytes for the value at one path, e.g. a non-minimal integer.
+ */
+export function encodeCanonical (value: unknown, override?: { path: Array<string | number>, bytes: Uint8Array }, at: Array<string | number> = []): Uint8Array {
+  if (override !== undefined && override.path.length === at.length && override.path.every((p, i) => p === at[i])) return override.bytes
+  if (value === null) return NULL
+  if (value instanceof Uint8Array) return bstr(value)
+  if (typeof value === 'string') return tstr(value)
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`)
+    return value >= 0 ? uint(value) : nint(value)
+  }
+  if (Array.isArray(value)) return array(value.map((v, i) => encodeCanonical(v, override, [...at, i])))
+  if (typeof value === 'object') {
+    return map(Object.entries(value)
+      .sort(([a], [b]) => canonicalKeyOrder(a, b))
+      .map(([k, v]) => [k, encodeCanonical(v, override, [...at, k])]))
+  }
+  throw new Error(`cannot encode ${typeof value}`)
+}

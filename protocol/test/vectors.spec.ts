@@ -1,0 +1,224 @@
+/**
+ * The frozen test vectors (vectors/*.json) against the code. Every byte string, id and signature is
+ * compared with the frozen value: any change to the wire format, the id or the signature scheme fails
+ * here. The vectors were written once by vectors/generate.ts; never regenerate them to make this pass.
+ */
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { describe, expect, it } from 'vitest'
+import {
+  accountId, compactFromDer, CONTRACTS, decodeOp, deviceUri, encodeSignedOp, encodeUnsignedOp, fromHex, gridIdText,
+  isLowSCompact, nobleVerifier, OP_KINDS, OpDecodeError, opId, parseAccountId, parseDeviceUri, parseGridId,
+  publicKeyOf, SignatureError, signOp, toHex, verifyOp, type SignedOp, type UnsignedOp
+} from '../src/index.ts'
+import * as cbor from './helpers/cbor.ts'
+
+const dir = fileURLToPath(new URL('./vectors/', import.meta.url))
+
+interface Vector {
+  name: string
+  description: string
+  signer: string
+  secretKey: string
+  publicKey: string
+  accountId: string
+  gridId: string
+  deviceUri: string
+  op: Record<string, unknown>
+  unsigned: string
+  id: string
+  sig: string
+  sigDer: string
+  wire: string
+}
+
+interface InvalidVector {
+  name: string
+  description: string
+  wire: string
+  error: { type: 'OpDecodeError', field: string } | { type: 'SignatureError' }
+}
+
+const EXPECTED = [
+  '01-genesis', '02-register-utility', '03-register-producer', '04-register-consumer', '05-price-wholesale',
+  '06-price-retail', '07-mint-first', '08-mint', '09-receipt-wholesale', '10-transfer-wholesale-seller',
+  '11-receipt-retail', '12-transfer-retail-seller', '13-transfer-resident', '14-transfer-resident-window',
+  '15-burn', '16-unfreeze'
+]
+
+const files = readdirSync(dir).filter(f => /^\d\d-.*\.json$/.test(f)).sort()
+const vectors: Vector[] = files.map(f => JSON.parse(readFileSync(dir + f, 'utf8')) as Vector)
+const invalid = JSON.parse(readFileSync(dir + 'invalid.json', 'utf8')) as InvalidVector[]
+
+/** The JSON form back to an op: the fields that hold byte strings are hex. */
+const BYTES = new Set(['grid', 'author', 'prev', 'account', 'meter', 'payer', 'payee', 'to'])
+function fromJson (key: string, value: unknown): unknown {
+  if (value === null) return null
+  if (BYTES.has(key)) return fromHex(value as string)
+  if (key === 'registrars' || key === 'oracles') return (value as string[]).map(fromHex)
+  if (key === 'deps') return (value as Array<[string, number]>).map(([a, seq]) => [fromHex(a), seq])
+  if (key === 'receipt') {
+    const [a, seq] = value as [string, number]
+    return [fromHex(a), seq]
+  }
+  if (Array.isArray(value)) return value.map(v => fromJson('', v))
+  if (typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromJson(k, v)]))
+  return value
+}
+const opOf = (v: Vector): UnsignedOp => fromJson('', v.op) as UnsignedOp
+
+/** SubjectPublicKeyInfo for a compressed secp256k1 key, for the independent OpenSSL check. */
+const SPKI_PREFIX = fromHex('3036301006072a8648ce3d020106052b8104000a032200')
+const opensslKey = (publicKey: Uint8Array) =>
+  createPublicKey({ key: Buffer.from(cbor.concat(SPKI_PREFIX, publicKey)), format: 'der', type: 'spki' })
+
+describe('the vector set', () => {
+  it('holds exactly the expected vectors', () => {
+    expect(files.map(f => f.replace(/\.json$/, ''))).toEqual(EXPECTED)
+    expect(vectors.map(v => v.name)).toEqual(EXPECTED)
+  })
+
+  it('covers every op kind, register role, contract and window variant', () => {
+    const ops = vectors.map(opOf)
+    expect(new Set(ops.map(o => o.kind))).toEqual(new Set(OP_KINDS))
+    const bodies = (kind: string) => ops.filter(o => o.kind === kind).map(o => o.body as unknown as Record<string, unknown>)
+    expect(new Set(bodies('register').map(b => b.role))).toEqual(new Set(['producer', 'consumer', 'utility']))
+    expect(new Set(bodies('transfer').map(b => b.contract))).toEqual(new Set(CONTRACTS))
+    expect(new Set(bodies('receipt').map(b => b.contract))).toEqual(new Set(['wholesale-seller', 'retail-seller']))
+    const resident = bodies('transfer').filter(b => b.contract === 'resident')
+    expect(resident.some(b => b.window === null)).toBe(true)
+    expect(resident.some(b => b.window !== null)).toBe(true)
+    expect(bodies('price').some(b => b.wholesale === null)).toBe(true)
+    expect(bodies('price').some(b => b.retail === null)).toBe(true)
+    expect(ops.some(o => o.seq === 0 && o.kind !== 'genesis')).toBe(true)
+    expect(ops.some(o => o.deps.length >= 2)).toBe(true)
+  })
+
+  it('is one coherent history: one grid, and every prev is the id of the author\'s op before', () => {
+    const genesis = vectors[0] as Vector
+    const heads = new Map<string, { seq: number, id: string }>()
+    for (const v of vectors) {
+      const op = opOf(v)
+      expect(v.gridId).toBe(genesis.gridId)
+      expect(op.grid === null ? v.id : toHex(op.grid)).toBe(genesis.id)
+      const head = heads.get(toHex(op.author))
+      expect(op.seq).toBe(head === undefined ? 0 : head.seq + 1)
+      expect(op.prev === null ? null : toHex(op.prev)).toBe(head === undefined ? null : head.id)
+      heads.set(toHex(op.author), { seq: op.seq, id: v.id })
+    }
+  })
+})
+
+describe.each(vectors.map(v => [v.name, v] as const))('vector %s', (_name, v) => {
+  const op = opOf(v)
+  const secretKey = fromHex(v.secretKey)
+  const sig = fromHex(v.sig)
+  const wire = fromHex(v.wire)
+
+  it('the key pair and the text forms', () => {
+    expect(toHex(publicKeyOf(secretKey))).toBe(v.publicKey)
+    expect(toHex(op.author)).toBe(v.publicKey)
+    expect(accountId(op.author)).toBe(v.accountId)
+    expect(toHex(parseAccountId(v.accountId))).toBe(v.publicKey)
+    const grid = op.grid ?? fromHex(v.id)
+    expect(gridIdText(grid)).toBe(v.gridId)
+    expect(toHex(parseGridId(v.gridId))).toBe(toHex(grid))
+    expect(deviceUri({ account: op.author, grid })).toBe(v.deviceUri)
+    expect(v.deviceUri).toBe(`microgrid:${v.accountId}?grid=${v.gridId}`)
+    const link = parseDeviceUri(v.deviceUri)
+    expect(toHex(link.account)).toBe(v.publicKey)
+    expect(toHex(link.grid)).toBe(toHex(grid))
+  })
+
+  it('the unsigned encoding and the id', () => {
+    expect(toHex(encodeUnsignedOp(op))).toBe(v.unsigned)
+    expect(toHex(opId(op))).toBe(v.id)
+    expect(toHex(sha256(fromHex(v.unsigned)))).toBe(v.id)
+  })
+
+  it('the signature (RFC 6979: signing again gives the same bytes) and the wire bytes', () => {
+    const signed = signOp(op, secretKey)
+    expect(toHex(signed.id)).toBe(v.id)
+    expect(toHex(signed.op.sig)).toBe(v.sig)
+    expect(toHex(signed.bytes)).toBe(v.wire)
+    expect(toHex(encodeSignedOp({ ...op, sig } as SignedOp))).toBe(v.wire)
+    expect(toHex(signOp(op, secretKey).op.sig)).toBe(v.sig)
+    expect(isLowSCompact(sig)).toBe(true)
+  })
+
+  it('the wire bytes are the unsigned map with one more entry, "sig", after "seq"', () => {
+    const unsigned = fromHex(v.unsigned)
+    expect(unsigned[0]).toBe(0xa9) // map of 9
+    expect(wire[0]).toBe(0xaa) // map of 10
+    // v, ts and seq are the three shortest keys; sig sorts right after seq
+    const afterSeq = 1 + cbor.tstr('v').length + cbor.uint(op.v).length + cbor.tstr('ts').length + cbor.uint(op.ts).length +
+      cbor.tstr('seq').length + cbor.uint(op.seq).length
+    expect(toHex(wire)).toBe(toHex(cbor.concat(
+      Uint8Array.of(0xaa), unsigned.subarray(1, afterSeq), cbor.tstr('sig'), cbor.bstr(sig), unsigned.subarray(afterSeq)
+    )))
+  })
+
+  it('decodes back to the same op, and verifies', () => {
+    const decoded = decodeOp(wire)
+    expect(decoded.op).toEqual({ ...op, sig })
+    expect(toHex(decoded.id)).toBe(v.id)
+    expect(toHex(decoded.bytes)).toBe(v.wire)
+    expect(() => verifyOp(decoded)).not.toThrow()
+    expect(nobleVerifier.verify(sig, fromHex(v.id), op.author)).toBe(true)
+  })
+
+  it('is plain ECDSA-SHA256 over the unsigned bytes: OpenSSL agrees, in compact and in DER form', () => {
+    const key = opensslKey(op.author)
+    const unsigned = Buffer.from(fromHex(v.unsigned))
+    expect(cryptoVerify('sha256', unsigned, { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig))).toBe(true)
+    expect(cryptoVerify('sha256', unsigned, { key, dsaEncoding: 'der' }, Buffer.from(fromHex(v.sigDer)))).toBe(true)
+    expect(toHex(compactFromDer(fromHex(v.sigDer)))).toBe(v.sig)
+    // and a signature on any other op does not verify on this one
+    const other = vectors.find(o => o.id !== v.id) as Vector
+    expect(cryptoVerify('sha256', unsigned, { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(fromHex(other.sig)))).toBe(false)
+  })
+})
+
+describe('invalid vectors', () => {
+  it('cover decoding and signature failures', () => {
+    expect(invalid.length).toBeGreaterThanOrEqual(20)
+    expect(new Set(invalid.map(v => v.name)).size).toBe(invalid.length)
+    expect(invalid.filter(v => v.error.type === 'SignatureError').map(v => v.name)).toContain('high-s')
+    for (const name of ['map-order-bytewise', 'int-long-form', 'float-for-int', 'indefinite-length-map', 'duplicate-key', 'trailing-byte', 'version-2', 'unknown-kind', 'too-large']) {
+      expect(invalid.map(v => v.name)).toContain(name)
+    }
+  })
+
+  it.each(invalid.map(v => [v.name, v] as const))('%s', (_name, v) => {
+    const wire = fromHex(v.wire)
+    if (v.error.type === 'OpDecodeError') {
+      let error: unknown
+      try {
+        decodeOp(wire)
+      } catch (err) {
+        error = err
+      }
+      expect(error).toBeInstanceOf(OpDecodeError)
+      expect((error as OpDecodeError).field).toBe(v.error.field)
+      expect((error as OpDecodeError).message.startsWith(`${v.error.field}: expected `)).toBe(true)
+    } else {
+      // canonical and well formed: only the signature is wrong
+      const decoded = decodeOp(wire)
+      expect(toHex(encodeSignedOp(decoded.op))).toBe(v.wire)
+      expect(() => verifyOp(decoded)).toThrow(SignatureError)
+      expect(nobleVerifier.verify(decoded.op.sig, decoded.id, decoded.op.author)).toBe(false)
+    }
+  })
+
+  it('the high-S vector is the valid mint signature\'s twin: same r, s replaced by n - s', () => {
+    const mint = vectors.find(v => v.name === '08-mint') as Vector
+    const highS = decodeOp(fromHex((invalid.find(v => v.name === 'high-s') as InvalidVector).wire))
+    expect(toHex(highS.id)).toBe(mint.id)
+    expect(toHex(highS.op.sig.subarray(0, 32))).toBe(mint.sig.slice(0, 64))
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+    expect(BigInt('0x' + toHex(highS.op.sig.subarray(32))) + BigInt('0x' + mint.sig.slice(64))).toBe(n)
+    expect(isLowSCompact(highS.op.sig)).toBe(false)
+  })
+})
