@@ -39,9 +39,13 @@ interface WindowAllocation extends FundingWindow {
   remaining: number
 }
 
+/** What settlement needs of a receipt, by chain index rather than key, to keep the heap small. */
 interface Receipt {
-  body: ReceiptBody
-  id: OpId
+  payer: number
+  payee: number
+  contract: ReceiptBody['contract']
+  amount: number
+  paymentId: string
 }
 
 /** One signer's chain and the account of the same key. */
@@ -437,13 +441,14 @@ export class LedgerState {
     return undefined
   }
 
-  #receipt ({ op, id }: DecodedOpOf<'receipt'>, oracle: Chain): RuleViolation | undefined {
+  #receipt ({ op }: DecodedOpOf<'receipt'>, oracle: Chain): RuleViolation | undefined {
     if (!this.#oracles.has(oracle.idx)) return reject('not-oracle', 'only a payment oracle of the genesis signs receipts')
     if (op.body.currency !== this.genesis.currency) return reject('wrong-currency', `the grid trades in ${this.genesis.currency}, not ${op.body.currency}`)
     oracle.paymentIds ??= new Set()
     if (oracle.paymentIds.has(op.body.paymentId)) return reject('duplicate-payment', `payment ${op.body.paymentId} already has a receipt`)
     oracle.paymentIds.add(op.body.paymentId)
-    this.#receipts.set(`${oracle.idx}:${op.seq}`, { body: op.body, id })
+    const { payer, payee, contract, amount, paymentId } = op.body
+    this.#receipts.set(`${oracle.idx}:${op.seq}`, { payer: this.chain(payer).idx, payee: this.chain(payee).idx, contract, amount, paymentId })
     return undefined
   }
 
@@ -480,9 +485,9 @@ export class LedgerState {
     if (!this.#sees(seller, oracle.idx, body.receipt[1])) return reject('receipt-not-in-deps', 'the cited receipt is not within this op\'s deps')
     const receipt = this.#receipts.get(`${oracle.idx}:${body.receipt[1]}`)
     if (receipt === undefined) return reject('not-a-receipt', 'the cited op is not an accepted receipt')
-    if (receipt.body.contract !== body.contract) return reject('wrong-contract', `the receipt is for ${receipt.body.contract}, not ${body.contract}`)
-    if (!bytesEqual(receipt.body.payee, seller.key)) return reject('wrong-payee', 'only the payee of a receipt settles it')
-    if (!bytesEqual(receipt.body.payer, buyer.key)) return reject('wrong-recipient', 'a sale credits the payer of its receipt')
+    if (receipt.contract !== body.contract) return reject('wrong-contract', `the receipt is for ${receipt.contract}, not ${body.contract}`)
+    if (receipt.payee !== seller.idx) return reject('wrong-payee', 'only the payee of a receipt settles it')
+    if (receipt.payer !== buyer.idx) return reject('wrong-recipient', 'a sale credits the payer of its receipt')
     const role = this.registrationSeenBy(seller, seller)?.role
     if (body.contract === 'wholesale-seller') {
       if (role !== 'producer') return reject('not-seller', 'wholesale sellers are registered producers')
@@ -490,13 +495,13 @@ export class LedgerState {
     } else if (role !== 'producer' && role !== 'utility') {
       return reject('not-seller', 'retail sellers are registered utilities or producers')
     }
-    const key = `${oracle.idx}:${receipt.body.paymentId}`
-    if (this.#settled.has(key)) return reject('already-settled', `payment ${receipt.body.paymentId} is already settled`)
+    const key = `${oracle.idx}:${receipt.paymentId}`
+    if (this.#settled.has(key)) return reject('already-settled', `payment ${receipt.paymentId} is already settled`)
     const price = body.contract === 'wholesale-seller' ? seller.wholesale : seller.retail
     if (price === null) return reject('no-price', `the seller has no ${body.contract === 'wholesale-seller' ? 'wholesale' : 'retail'} price`)
-    const wh = whForPayment(receipt.body.amount, price)
-    if (wh === 0) return reject('payment-too-small', `${receipt.body.amount} minor units buy less than 1 Wh at ${price} per MWh`)
-    if (body.wh !== wh) return reject('wrong-amount', `⌊${receipt.body.amount} × 1,000,000 ÷ ${price}⌋ = ${wh} Wh, not ${body.wh}`)
+    const wh = whForPayment(receipt.amount, price)
+    if (wh === 0) return reject('payment-too-small', `${receipt.amount} minor units buy less than 1 Wh at ${price} per MWh`)
+    if (body.wh !== wh) return reject('wrong-amount', `⌊${receipt.amount} × 1,000,000 ÷ ${price}⌋ = ${wh} Wh, not ${body.wh}`)
     return key
   }
 
@@ -558,7 +563,10 @@ export class LedgerState {
 
   receiptAt (oracle: PublicKey, seq: number): ReceiptBody | undefined {
     const c = this.findChain(oracle)
-    return c === undefined ? undefined : this.#receipts.get(`${c.idx}:${seq}`)?.body
+    const r = c === undefined ? undefined : this.#receipts.get(`${c.idx}:${seq}`)
+    if (r === undefined) return undefined
+    const key = (idx: number): PublicKey => (this.chains[idx] as Chain).key
+    return { payer: key(r.payer), payee: key(r.payee), contract: r.contract, amount: r.amount, currency: this.genesis.currency, paymentId: r.paymentId }
   }
 
   get settledCount (): number {

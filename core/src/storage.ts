@@ -52,13 +52,13 @@ export function hasPrefix (key: StorageKey, prefix: StorageKey): boolean {
   return true
 }
 
-/** Keeps everything in a Map: for tests, the browser and light peers. */
+/** Keeps everything in a Map keyed by the key's JSON text: for tests, the browser and light peers. */
 export class MemoryStorage implements StorageAdapter {
-  readonly #entries = new Map<string, StorageEntry>()
+  readonly #entries = new Map<string, Uint8Array>()
 
   async load (key: StorageKey): Promise<Uint8Array | undefined> {
     checkKey(key)
-    return this.#entries.get(JSON.stringify(key))?.data.slice()
+    return this.#entries.get(JSON.stringify(key))?.slice()
   }
 
   async save (key: StorageKey, data: Uint8Array): Promise<void> {
@@ -70,7 +70,7 @@ export class MemoryStorage implements StorageAdapter {
       checkKey(key)
       if (!(data instanceof Uint8Array)) throw new TypeError('storage data: expected bytes')
     }
-    for (const { key, data } of entries) this.#entries.set(JSON.stringify(key), { key: [...key], data: data.slice() })
+    for (const { key, data } of entries) this.#entries.set(JSON.stringify(key), data.slice())
   }
 
   async remove (key: StorageKey): Promise<void> {
@@ -80,14 +80,16 @@ export class MemoryStorage implements StorageAdapter {
 
   async loadRange (prefix: StorageKey): Promise<StorageEntry[]> {
     checkKey(prefix, true)
-    return [...this.#entries.values()]
-      .filter(e => hasPrefix(e.key, prefix))
-      .sort((a, b) => compareKeys(a.key, b.key))
-      .map(e => ({ key: [...e.key], data: e.data.slice() }))
+    const out: StorageEntry[] = []
+    for (const [text, data] of this.#entries) {
+      const key = JSON.parse(text) as string[]
+      if (hasPrefix(key, prefix)) out.push({ key, data: data.slice() })
+    }
+    return out.sort((a, b) => compareKeys(a.key, b.key))
   }
 
   async removeRange (prefix: StorageKey): Promise<void> {
     checkKey(prefix, true)
-    for (const [k, e] of this.#entries) if (hasPrefix(e.key, prefix)) this.#entries.delete(k)
+    for (const text of [...this.#entries.keys()]) if (hasPrefix(JSON.parse(text) as string[], prefix)) this.#entries.delete(text)
   }
 }

@@ -1,7 +1,11 @@
 /** Byte helpers shared by the wire format. Hex is lower-case, without a prefix. */
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 
+/** Node's Buffer where present: native hex encoding, on the hot path of every op applied. */
+const NodeBuffer = (globalThis as { Buffer?: { from: (b: ArrayBufferLike, offset: number, length: number) => { toString: (enc: string) => string } } }).Buffer
+
 export function toHex (bytes: Uint8Array): string {
+  if (NodeBuffer !== undefined) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
   return bytesToHex(bytes)
 }
 

@@ -75,7 +75,8 @@ function list (value: unknown, field: string, max: number, min = 0): unknown[] {
   if (!Array.isArray(value) || value.length > max || value.length < min) {
     throw new OpDecodeError(field, `a list of ${min} to ${max} items`, value)
   }
-  return value
+  // a copy without holes: a sparse array's holes become undefined and are refused item by item
+  return Array.from(value)
 }
 
 function sortedKeys (value: unknown, field: string): PublicKey[] {
