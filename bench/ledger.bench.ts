@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util'
 import { decodeOp, nobleVerifier, type SignatureVerifier } from '@microgrid/protocol'
-import { Ledger, LedgerState, MemoryStorage, nativeSigner, nativeVerifier } from '@microgrid/core'
+import { Ledger, LedgerState, MemoryStorage, VerifierPool, nativeSigner, nativeVerifier, type BatchVerifier } from '@microgrid/core'
 import { Island, seededRandom } from '@microgrid/core/testing'
 
 const { values } = parseArgs({
@@ -52,8 +52,8 @@ function verifyRate (verifier: SignatureVerifier, n: number): number {
 }
 
 // 3. Ingest rate: wire bytes -> decode -> verify -> rules -> stored, through Ledger.applyBatch.
-async function ingestRate (verifier: SignatureVerifier, n: number): Promise<{ rate: number, ledger: Ledger }> {
-  const ledger = await Ledger.open({ genesis: island.genesis, verifier, storage: new MemoryStorage() })
+async function ingestRate (verifier: SignatureVerifier, n: number, batchVerifier?: BatchVerifier): Promise<{ rate: number, ledger: Ledger }> {
+  const ledger = await Ledger.open({ genesis: island.genesis, verifier, batchVerifier, storage: new MemoryStorage() })
   const slice = ops.slice(0, n)
   const start = performance.now()
   for (let i = 0; i < slice.length; i += batchSize) {
@@ -70,6 +70,8 @@ const nobleRaw = verifyRate(nobleVerifier, nobleN)
 const nobleIngest = (await ingestRate(nobleVerifier, nobleN)).rate
 let nativeRaw = 0
 let nativeIngest = 0
+let pooledIngest = 0
+let poolName = ''
 let reference = ''
 if (native !== undefined) {
   verifyRate(native, Math.min(5_000, ops.length)) // warm-up
@@ -77,6 +79,14 @@ if (native !== undefined) {
   const run = await ingestRate(native, ops.length)
   nativeIngest = run.rate
   reference = run.ledger.stateHash()
+  const pool = await VerifierPool.start()
+  if (pool !== undefined) {
+    poolName = pool.name
+    const pooled = await ingestRate(native, ops.length, pool)
+    pooledIngest = pooled.rate
+    if (pooled.ledger.stateHash() !== reference) throw new Error('pooled ingest disagrees')
+    await pool.close()
+  }
 }
 
 // 4. Heap per op held: the ledger state alone, and the ledger with its in-memory storage.
@@ -107,6 +117,7 @@ rows.push(['ledger ingest, noble', `${fmt(nobleIngest)} ops/s (first ${fmt(noble
 if (native !== undefined) {
   rows.push(['raw verify, libsecp256k1', `${fmt(nativeRaw)} ops/s (all ${fmt(ops.length)} ops)`])
   rows.push(['ledger ingest, libsecp256k1', `${fmt(nativeIngest)} ops/s (all ${fmt(ops.length)} ops) = ${(nativeIngest / nativeRaw * 100).toFixed(0)}% of raw native verify (target ≥ 60%)`])
+  if (pooledIngest > 0) rows.push(['ledger ingest, verifier pool', `${fmt(pooledIngest)} ops/s (all ${fmt(ops.length)} ops, ${poolName}) = ${(pooledIngest / nativeRaw * 100).toFixed(0)}% of one core's raw native verify`])
 } else {
   rows.push(['libsecp256k1', 'not available on this platform'])
 }

@@ -6,22 +6,27 @@
  */
 import {
   decodeOp, nobleVerifier, OpDecodeError, SignatureError, toHex,
-  type DecodedOp, type OpId, type PublicKey, type SignatureVerifier
+  type DecodedOp, type OpId, type PublicKey, type SignatureVerifier, type SignedOp
 } from '@microgrid/protocol'
 import { resolveForks, type ChainHeader, type ForkResolution } from './forks.ts'
-import { LedgerState, type AddResult } from './state.ts'
+import { LedgerState, PendingLimitError, type AddResult } from './state.ts'
 import { stateHash } from './state-hash.ts'
 import { MemoryStorage, type StorageAdapter, type StorageEntry } from './storage.ts'
+import type { BatchVerifier } from './verify-pool.ts'
 
 export type IngestResult =
   | Exclude<AddResult, { status: 'conflict' }>
   | { status: 'invalid', error: OpDecodeError | SignatureError }
+  /** Verified but not kept: the pending set is full. Send it again once its causal past is here. */
+  | { status: 'dropped', id: OpId, op: SignedOp, reason: string }
 
 export interface LedgerInit {
   /** The grid's genesis op, as wire bytes. Optional when the storage already holds a grid. */
   genesis?: Uint8Array
   storage?: StorageAdapter
   verifier?: SignatureVerifier
+  /** Verifies batches off the main thread (see VerifierPool); `verifier` is then used only for the genesis. */
+  batchVerifier?: BatchVerifier
   /** Upper bound on ops waiting for their causal past. */
   maxPending?: number
 }
@@ -37,10 +42,12 @@ export function opKey (author: PublicKey | string, seq: number, id: OpId | strin
   return ['op', typeof author === 'string' ? author : toHex(author), String(seq).padStart(12, '0'), typeof id === 'string' ? id : toHex(id)]
 }
 const GENESIS_KEY = ['genesis']
+const OTHER_GRID = 'the op belongs to another grid'
 
 export class Ledger {
   readonly storage: StorageAdapter
   readonly verifier: SignatureVerifier
+  readonly batchVerifier: BatchVerifier | undefined
   readonly genesis: DecodedOp
   #state: LedgerState
   readonly #maxPending: number
@@ -48,8 +55,9 @@ export class Ledger {
   #rebuilds = 0
   #queue: Promise<void> = Promise.resolve()
 
-  private constructor (genesis: DecodedOp, storage: StorageAdapter, verifier: SignatureVerifier, maxPending: number) {
+  private constructor (genesis: DecodedOp, storage: StorageAdapter, verifier: SignatureVerifier, batchVerifier: BatchVerifier | undefined, maxPending: number) {
     this.genesis = genesis
+    this.batchVerifier = batchVerifier
     this.storage = storage
     this.verifier = verifier
     this.#maxPending = maxPending
@@ -72,7 +80,7 @@ export class Ledger {
       if (!verifier.verify(genesis.op.sig, genesis.id, genesis.op.author)) throw new SignatureError('genesis: signature does not verify')
       await storage.saveBatch([{ key: GENESIS_KEY, data: genesis.bytes }])
     }
-    const ledger = new Ledger(genesis, storage, verifier, init.maxPending ?? 100_000)
+    const ledger = new Ledger(genesis, storage, verifier, init.batchVerifier, init.maxPending ?? 100_000)
     await ledger.#replay()
     return ledger
   }
@@ -116,49 +124,75 @@ export class Ledger {
   }
 
   async #applyBatch (batch: readonly Uint8Array[]): Promise<IngestResult[]> {
-    const results: IngestResult[] = []
+    const results: Array<IngestResult | AddResult | undefined> = new Array(batch.length)
+    // 1. Decode, and set aside what is malformed or already known (known ops are not verified again).
+    const candidates: Array<{ at: number, decoded: DecodedOp }> = []
+    const inBatch = new Set<string>()
+    batch.forEach((bytes, at) => {
+      let decoded: DecodedOp
+      try {
+        decoded = decodeOp(bytes)
+      } catch (err) {
+        if (err instanceof OpDecodeError) { results[at] = { status: 'invalid', error: err }; return }
+        throw err
+      }
+      const key = toHex(decoded.id)
+      if (inBatch.has(key) || this.#state.statusOf(decoded.op.author, decoded.op.seq, decoded.id) !== 'unknown') {
+        results[at] = { status: 'duplicate', id: decoded.id, op: decoded.op }
+        return
+      }
+      inBatch.add(key)
+      candidates.push({ at, decoded })
+    })
+    // 2. Signatures: in worker threads when a pool is given, else inline.
+    const valid = this.batchVerifier !== undefined
+      ? await this.batchVerifier.verifyBatch(candidates.map(({ decoded: d }) => ({ sig: d.op.sig, digest: d.id, publicKey: d.op.author })))
+      : candidates.map(({ decoded: d }) => this.verifier.verify(d.op.sig, d.id, d.op.author))
+    // 3. Rules, in batch order.
     const fresh: StorageEntry[] = []
     const unblocked: IngestResult[] = []
-    let conflicts = 0
+    let replay = false
     const stop = this.#state.onDecided(r => unblocked.push(r))
     try {
-      for (const bytes of batch) {
-        let decoded: DecodedOp
+      candidates.forEach(({ at, decoded }, i) => {
+        if (valid[i] !== true) {
+          results[at] = { status: 'invalid', error: new SignatureError(`${decoded.op.kind} #${decoded.op.seq}: signature does not verify`) }
+          return
+        }
+        let result: AddResult
         try {
-          decoded = decodeOp(bytes)
+          result = this.#state.add(decoded)
         } catch (err) {
-          if (err instanceof OpDecodeError) { results.push({ status: 'invalid', error: err }); continue }
-          throw err
+          if (!(err instanceof PendingLimitError)) throw err
+          results[at] = { status: 'dropped', id: decoded.id, op: decoded.op, reason: err.message }
+          return
         }
-        if (!this.verifier.verify(decoded.op.sig, decoded.id, decoded.op.author)) {
-          results.push({ status: 'invalid', error: new SignatureError(`${decoded.op.kind} #${decoded.op.seq}: signature does not verify`) })
-          continue
-        }
-        const result = this.#state.add(decoded)
-        if (result.status !== 'duplicate' && !(result.status === 'void' && result.reason === 'the op belongs to another grid')) {
+        if (result.status !== 'duplicate' && !(result.status === 'void' && result.reason === OTHER_GRID)) {
           fresh.push({ key: opKey(decoded.op.author, decoded.op.seq, decoded.id), data: decoded.bytes })
         }
-        if (result.status === 'conflict' || (result.status === 'applied' && result.op.kind === 'unfreeze' && this.#liftsAFork(result.op.body.account, result.op.body.seq))) conflicts++
-        results.push(result as IngestResult)
-      }
+        if (result.status === 'conflict' || (result.status === 'applied' && result.op.kind === 'unfreeze' && this.#liftsAFork(result.op.body.account, result.op.body.seq))) replay = true
+        results[at] = result
+      })
     } finally {
       stop()
     }
+    // 4. Durable before acknowledged: one atomic write for the whole batch.
     try {
       if (fresh.length > 0) await this.storage.saveBatch(fresh)
     } catch (err) {
       await this.#replay()
       throw err
     }
-    if (conflicts > 0) {
+    if (replay) {
       await this.#replay()
       for (let i = 0; i < results.length; i++) {
         const r = results[i] as IngestResult | AddResult
         if (r.status === 'conflict') results[i] = this.#settle(r)
       }
     }
-    for (const r of [...results, ...unblocked]) for (const l of this.#listeners) l(r)
-    return results
+    const final = results as IngestResult[]
+    for (const r of [...final, ...unblocked]) for (const l of this.#listeners) l(r)
+    return final
   }
 
   #liftsAFork (account: PublicKey, seq: number): boolean {
