@@ -127,7 +127,6 @@ export class Ledger {
     const results: Array<IngestResult | AddResult | undefined> = new Array(batch.length)
     // 1. Decode, and set aside what is malformed or already known (known ops are not verified again).
     const candidates: Array<{ at: number, decoded: DecodedOp }> = []
-    const inBatch = new Set<string>()
     batch.forEach((bytes, at) => {
       let decoded: DecodedOp
       try {
@@ -136,12 +135,12 @@ export class Ledger {
         if (err instanceof OpDecodeError) { results[at] = { status: 'invalid', error: err }; return }
         throw err
       }
-      const key = toHex(decoded.id)
-      if (inBatch.has(key) || this.#state.statusOf(decoded.op.author, decoded.op.seq, decoded.id) !== 'unknown') {
+      // Only ops already verified and held count as known: a copy with a bad signature must not
+      // shadow the genuine op later in the same batch (the id does not cover the signature).
+      if (this.#state.statusOf(decoded.op.author, decoded.op.seq, decoded.id) !== 'unknown') {
         results[at] = { status: 'duplicate', id: decoded.id, op: decoded.op }
         return
       }
-      inBatch.add(key)
       candidates.push({ at, decoded })
     })
     // 2. Signatures: in worker threads when a pool is given, else inline.

@@ -20,6 +20,7 @@ export function stateHash (state: LedgerState): string {
       c.balance,
       c.declared,
       c.spent,
+      c.burnOnly,
       c.wholesale,
       c.retail,
       c.reading,

@@ -31,6 +31,8 @@ interface Registration {
 interface CreditList {
   seqs: number[]
   cumulative: number[]
+  /** Running total of the credits that may only be burned (value given to a device as a device). */
+  cumulativeBurnOnly: number[]
   amounts: number[]
   windows: (FundingWindow | null)[]
 }
@@ -65,6 +67,8 @@ export class Chain {
   /** Credits inside the frontier (what this account may spend) and its own debits. */
   declared = 0
   spent = 0
+  /** Declared credits given to this account as a consumer device and not burned yet: burn-only. */
+  burnOnly = 0
   /** Last cumulative meter reading and the ts it was signed at (mints and burns). */
   reading: number | null = null
   readingTs = 0
@@ -337,18 +341,20 @@ export class LedgerState {
     const end = upperBound(list.seqs, upto)
     if (i >= end) return
     to.declared += (list.cumulative[end - 1] as number) - (i > 0 ? list.cumulative[i - 1] as number : 0)
+    to.burnOnly += (list.cumulativeBurnOnly[end - 1] as number) - (i > 0 ? list.cumulativeBurnOnly[i - 1] as number : 0)
     for (; i < end; i++) {
       const window = list.windows[i]
       if (window != null) (to.windows ??= []).push({ from: window.from, until: window.until, remaining: list.amounts[i] as number })
     }
   }
 
-  #credit (from: Chain, seq: number, to: Chain, wh: number, window: FundingWindow | null): void {
+  #credit (from: Chain, seq: number, to: Chain, wh: number, window: FundingWindow | null, burnOnly: boolean): void {
     let list = from.credits.get(to.idx)
-    if (list === undefined) from.credits.set(to.idx, list = { seqs: [], cumulative: [], amounts: [], windows: [] })
+    if (list === undefined) from.credits.set(to.idx, list = { seqs: [], cumulative: [], cumulativeBurnOnly: [], amounts: [], windows: [] })
     const total = (list.cumulative[list.cumulative.length - 1] ?? 0) + wh
     list.seqs.push(seq)
     list.cumulative.push(total)
+    list.cumulativeBurnOnly.push((list.cumulativeBurnOnly[list.cumulativeBurnOnly.length - 1] ?? 0) + (burnOnly ? wh : 0))
     list.amounts.push(wh)
     list.windows.push(window)
     to.creditors.add(from.idx)
@@ -437,7 +443,7 @@ export class LedgerState {
     meter.reading = total
     meter.readingTs = op.ts
     this.minted += wh
-    this.#credit(meter, op.seq, this.chain(reg.body.account), wh, null)
+    this.#credit(meter, op.seq, this.chain(reg.body.account), wh, null, false)
     return undefined
   }
 
@@ -468,11 +474,13 @@ export class LedgerState {
       if (sale instanceof RuleViolation) return sale
       settles = sale
     }
-    const available = from.declared - from.spent
-    if (body.wh > available) return reject('insufficient-funds', `${body.wh} Wh asked, ${available} Wh covered by the credits this op's deps declare`)
+    // Value given to a device as a device is burn-only, whatever registrations this op's deps show.
+    const available = from.declared - from.spent - from.burnOnly
+    if (body.wh > available) return reject('insufficient-funds', `${body.wh} Wh asked, ${available} Wh transferable within the credits this op's deps declare`)
     from.spent += body.wh
     from.balance -= body.wh
-    this.#credit(from, op.seq, to, body.wh, body.window)
+    const toDevice = body.contract === 'resident' || this.registrationSeenBy(from, to)?.role === 'consumer'
+    this.#credit(from, op.seq, to, body.wh, body.window, toDevice)
     if (settles !== undefined) this.#settled.set(settles, decoded.id)
     return undefined
   }
@@ -540,6 +548,7 @@ export class LedgerState {
     }
     device.reading = total
     device.readingTs = t
+    device.burnOnly -= Math.min(wh, device.burnOnly)
     device.spent += wh
     device.balance -= wh
     this.burned += wh
