@@ -325,12 +325,38 @@ export class LedgerState {
       ? reject('ts-backwards', `ts ${op.ts} is before the previous op's ts ${chain.lastTs}`)
       : this.#check(decoded, chain)
     chain.lastTs = Math.max(chain.lastTs, op.ts)
+    this.#logOrder(chain.idx, op.seq)
     if (violation !== undefined) {
       chain.push(id, OpStatus.rejected)
       return { status: 'rejected', id, op, code: violation.code, reason: violation.message }
     }
     chain.push(id, OpStatus.accepted)
     return { status: 'applied', id, op }
+  }
+
+  /** (chain index, seq) of every decided op, in the order decided: a causal order to send ops in. */
+  #order = new Uint32Array(1024)
+  #orderLength = 0
+
+  #logOrder (chain: number, seq: number): void {
+    if (this.#orderLength + 2 > this.#order.length) {
+      const grown = new Uint32Array(this.#order.length * 2)
+      grown.set(this.#order)
+      this.#order = grown
+    }
+    this.#order[this.#orderLength++] = chain
+    this.#order[this.#orderLength++] = seq
+  }
+
+  /** Every decided op as [chain, seq], each after everything it depends on (the genesis excluded). */
+  * decidedInOrder (): Generator<[Chain, number]> {
+    for (let i = 0; i < this.#orderLength; i += 2) {
+      yield [this.chains[this.#order[i] as number] as Chain, this.#order[i + 1] as number]
+    }
+  }
+
+  get decidedCount (): number {
+    return this.#orderLength / 2
   }
 
   /** Credits from `from`'s ops in (before, upto] to `to` enter `to`'s frontier. */

@@ -1,0 +1,431 @@
+/**
+ * MicrogridNode: one household's full node. A Ledger in SQLite, a libp2p host that gossips signed ops
+ * on the grid's topic and answers pulls, and the timers that keep it converging: pull from each peer
+ * on connect, from a random peer periodically, and from whoever sent an op whose past is missing.
+ * The CLI, the desktop app and the tests all run this same class.
+ */
+import { join } from 'node:path'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { mdns } from '@libp2p/mdns'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { sha256 } from '@noble/hashes/sha2.js'
+import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import {
+  LIMITS, decodeOp, fromHex, gridIdText, toHex, OpDecodeError,
+  type BodyOf, type OpKind, type OpSigner, type SignatureVerifier
+} from '@microgrid/protocol'
+import {
+  CachingVerifier, Ledger, MemoryStorage, createOp, defaultVerifier, opKey, systemClock,
+  type Clock, type IngestResult, type StorageAdapter
+} from '@microgrid/core'
+import { loadOrCreatePeerKey } from './identity.ts'
+import {
+  SYNC_LIMITS, SYNC_PROTOCOL, SyncProtocolError, decodePullRequest, decodeServerMessage, encodeMessage,
+  type PullRequest
+} from './sync-messages.ts'
+
+export interface MicrogridNodeInit {
+  /** The grid's genesis op; needed the first time a data directory is used. */
+  genesis?: Uint8Array
+  /** Where the ledger (SQLite) and the peer key live. Without it: memory only, a new peer id each start. */
+  dataDir?: string
+  /** Storage to use instead of the data directory's SQLite file. */
+  storage?: StorageAdapter
+  privateKey?: PrivateKey
+  /** Multiaddrs to listen on; default TCP on every interface, a free port. */
+  listen?: string[]
+  /** Multiaddrs (with /p2p/<peer id>) to dial at start and keep in touch with. */
+  bootstrap?: string[]
+  /** Find peers on the LAN with mDNS (an island with no internet); default true. */
+  mdns?: boolean
+  maxConnections?: number
+  /** Pull from a random peer this often; default 10 s. */
+  syncIntervalMs?: number
+  verifier?: SignatureVerifier
+  clock?: Clock
+  /** Invalid messages from a peer before it is disconnected and refused for `banMs`; default 20. */
+  badPeerThreshold?: number
+  banMs?: number
+  /** Ops per second accepted from one peer over gossip before the rest are ignored; default 5,000. */
+  maxOpsPerSecondPerPeer?: number
+  /** Snapshot, pending and batch limits of the ledger. */
+  maxPending?: number
+}
+
+export interface NodeEvents {
+  /** Every op the ledger decided or set aside, local or remote. */
+  op: IngestResult
+  /** A peer sent invalid data; `banned` once it crossed the threshold. */
+  'peer:bad': { peer: string, reason: string, banned: boolean }
+  /** A pull from a peer finished. */
+  'sync:done': { peer: string, received: number }
+}
+
+type Listener<K extends keyof NodeEvents> = (event: NodeEvents[K]) => void
+
+/** The gossip topic of a grid. */
+export function gridTopic (gridId: Uint8Array): string {
+  return `/microgrid/1/${gridIdText(gridId)}/ops`
+}
+
+interface QueuedOp {
+  bytes: Uint8Array
+  from?: string
+}
+
+export class MicrogridNode {
+  readonly ledger: Ledger
+  readonly libp2p: Libp2p<{ pubsub: GossipSub, identify: unknown, ping: unknown }>
+  readonly topic: string
+  readonly #verifier: CachingVerifier
+  readonly #clock: Clock
+  readonly #syncIntervalMs: number
+  readonly #badThreshold: number
+  readonly #banMs: number
+  readonly #maxRate: number
+  readonly #bad = new Map<string, number>()
+  readonly #banned = new Map<string, number>()
+  readonly #rate = new Map<string, { second: number, count: number }>()
+  readonly #pulling = new Map<string, Promise<number>>()
+  readonly #listeners: { [K in keyof NodeEvents]?: Array<Listener<K>> } = {}
+  #queue: QueuedOp[] = []
+  #flushing: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #stopped = false
+
+  private constructor (ledger: Ledger, libp2p: MicrogridNode['libp2p'], verifier: CachingVerifier, init: MicrogridNodeInit) {
+    this.ledger = ledger
+    this.libp2p = libp2p
+    this.topic = gridTopic(ledger.gridId)
+    this.#verifier = verifier
+    this.#clock = init.clock ?? systemClock
+    this.#syncIntervalMs = init.syncIntervalMs ?? 10_000
+    this.#badThreshold = init.badPeerThreshold ?? 20
+    this.#banMs = init.banMs ?? 10 * 60_000
+    this.#maxRate = init.maxOpsPerSecondPerPeer ?? 5_000
+  }
+
+  static async start (init: MicrogridNodeInit): Promise<MicrogridNode> {
+    const verifier = new CachingVerifier(init.verifier ?? defaultVerifier(), 200_000)
+    let storage = init.storage
+    if (storage === undefined && init.dataDir !== undefined) {
+      const { SqliteStorage } = await import('./sqlite-storage.ts')
+      const { mkdir } = await import('node:fs/promises')
+      await mkdir(init.dataDir, { recursive: true })
+      storage = await SqliteStorage.open(join(init.dataDir, 'ledger.sqlite'))
+    }
+    const ledger = await Ledger.open({ genesis: init.genesis, storage: storage ?? new MemoryStorage(), verifier, maxPending: init.maxPending })
+    const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreatePeerKey(join(init.dataDir, 'peer.key')) : undefined)
+    const topic = gridTopic(ledger.gridId)
+    let node: MicrogridNode | undefined
+    const libp2p = await createLibp2p({
+      ...(privateKey !== undefined ? { privateKey } : {}),
+      addresses: { listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: { maxConnections: init.maxConnections ?? 64 },
+      connectionGater: {
+        denyDialPeer: async (peer: PeerId) => node?.isBanned(peer.toString()) ?? false,
+        denyInboundEncryptedConnection: async (peer: PeerId) => node?.isBanned(peer.toString()) ?? false
+      },
+      peerDiscovery: [
+        ...(init.mdns ?? true ? [mdns()] : []),
+        ...((init.bootstrap ?? []).length > 0 ? [bootstrap({ list: init.bootstrap ?? [] })] : [])
+      ],
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          globalSignaturePolicy: 'StrictNoSign', // every op carries its own signature
+          allowPublishToZeroTopicPeers: true, // an island alone keeps trading
+          emitSelf: false,
+          msgIdFn: (msg: Message) => sha256(msg.data),
+          maxInboundDataLength: LIMITS.maxOpBytes + 64,
+          allowedTopics: [topic],
+          scoreParams: {
+            topics: {
+              [topic]: {
+                topicWeight: 1,
+                timeInMeshWeight: 0.01, timeInMeshQuantum: 1_000, timeInMeshCap: 10,
+                firstMessageDeliveriesWeight: 1, firstMessageDeliveriesDecay: 0.9, firstMessageDeliveriesCap: 100,
+                meshMessageDeliveriesWeight: 0, meshMessageDeliveriesDecay: 0.9, meshMessageDeliveriesCap: 10,
+                meshMessageDeliveriesThreshold: 1, meshMessageDeliveriesWindow: 100, meshMessageDeliveriesActivation: 5_000,
+                meshFailurePenaltyWeight: 0, meshFailurePenaltyDecay: 0.9,
+                invalidMessageDeliveriesWeight: -100, invalidMessageDeliveriesDecay: 0.99
+              }
+            }
+          }
+        })
+      }
+    })
+    node = new MicrogridNode(ledger, libp2p as MicrogridNode['libp2p'], verifier, init)
+    await node.#wire()
+    return node
+  }
+
+  get peerId (): string {
+    return this.libp2p.peerId.toString()
+  }
+
+  get multiaddrs (): Multiaddr[] {
+    return this.libp2p.getMultiaddrs()
+  }
+
+  stateHash (): string {
+    return this.ledger.stateHash()
+  }
+
+  on<K extends keyof NodeEvents> (event: K, listener: Listener<K>): () => void {
+    const list = (this.#listeners[event] ??= []) as Array<Listener<K>>
+    list.push(listener)
+    return () => { list.splice(list.indexOf(listener), 1) }
+  }
+
+  #emit<K extends keyof NodeEvents> (event: K, payload: NodeEvents[K]): void {
+    for (const l of (this.#listeners[event] ?? []) as Array<Listener<K>>) l(payload)
+  }
+
+  isBanned (peer: string): boolean {
+    const until = this.#banned.get(peer)
+    if (until === undefined) return false
+    if (until > this.#clock.now()) return true
+    this.#banned.delete(peer)
+    return false
+  }
+
+  async #wire (): Promise<void> {
+    const pubsub = this.libp2p.services.pubsub
+    pubsub.topicValidators.set(this.topic, (peer, msg) => this.#validate(peer.toString(), msg))
+    pubsub.subscribe(this.topic)
+    await this.libp2p.handle(SYNC_PROTOCOL, async (stream: Stream, connection: Connection) => {
+      await this.#serve(stream, connection).catch(err => {
+        this.#reportBad(connection.remotePeer.toString(), `sync: ${(err as Error).message}`)
+        stream.abort(err as Error)
+      })
+    }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    this.libp2p.addEventListener('peer:connect', evt => {
+      const peer = evt.detail.toString()
+      // Let identify finish first so the peer's protocols are known.
+      setTimeout(() => { void this.pull(peer).catch(() => {}) }, 200).unref()
+    })
+    this.ledger.onOp(result => this.#emit('op', result))
+    this.#timer = setInterval(() => {
+      const peers = this.libp2p.getPeers()
+      const peer = peers[Math.floor(Math.random() * peers.length)]
+      if (peer !== undefined) void this.pull(peer.toString()).catch(() => {})
+    }, this.#syncIntervalMs)
+    this.#timer.unref()
+  }
+
+  /** Gossip validator: only well-formed, well-signed ops of this grid travel on. */
+  async #validate (peer: string, msg: Message): Promise<TopicValidatorResult> {
+    if (this.#stopped) return TopicValidatorResult.Ignore
+    const now = Math.floor(this.#clock.now() / 1000)
+    const rate = this.#rate.get(peer)
+    if (rate === undefined || rate.second !== now) this.#rate.set(peer, { second: now, count: 1 })
+    else if (++rate.count > this.#maxRate) return TopicValidatorResult.Ignore
+    let decoded
+    try {
+      decoded = decodeOp(msg.data)
+    } catch (err) {
+      this.#reportBad(peer, err instanceof OpDecodeError ? err.message : 'undecodable op')
+      return TopicValidatorResult.Reject
+    }
+    if (decoded.op.kind === 'genesis' || decoded.op.grid === null || toHex(decoded.op.grid) !== toHex(this.ledger.gridId)) {
+      this.#reportBad(peer, 'op of another grid')
+      return TopicValidatorResult.Reject
+    }
+    if (this.ledger.state.statusOf(decoded.op.author, decoded.op.seq, decoded.id) !== 'unknown') return TopicValidatorResult.Ignore
+    if (!this.#verifier.verify(decoded.op.sig, decoded.id, decoded.op.author)) {
+      this.#reportBad(peer, 'bad signature')
+      return TopicValidatorResult.Reject
+    }
+    this.#enqueue({ bytes: msg.data, from: peer })
+    return TopicValidatorResult.Accept
+  }
+
+  #reportBad (peer: string, reason: string): void {
+    const count = (this.#bad.get(peer) ?? 0) + 1
+    this.#bad.set(peer, count)
+    const banned = count >= this.#badThreshold && !this.isBanned(peer)
+    if (banned) {
+      this.#banned.set(peer, this.#clock.now() + this.#banMs)
+      this.#bad.delete(peer)
+      void this.libp2p.hangUp(peerIdOf(this.libp2p, peer)).catch(() => {})
+    }
+    this.#emit('peer:bad', { peer, reason, banned })
+  }
+
+  /** How many invalid messages a peer has sent since its last ban. */
+  badCount (peer: string): number {
+    return this.#bad.get(peer) ?? 0
+  }
+
+  #enqueue (op: QueuedOp): void {
+    this.#queue.push(op)
+    this.#flushing ??= new Promise<void>(resolve => setImmediate(resolve)).then(async () => await this.#flush())
+  }
+
+  async #flush (): Promise<void> {
+    while (this.#queue.length > 0 && !this.#stopped) {
+      const batch = this.#queue.splice(0, 512)
+      const results = await this.ledger.applyBatch(batch.map(q => q.bytes))
+      const fetchFrom = new Set<string>()
+      results.forEach((r, i) => {
+        const from = batch[i]?.from
+        if (from === undefined) return
+        if (r.status === 'pending' || r.status === 'dropped') fetchFrom.add(from)
+        if (r.status === 'invalid') this.#reportBad(from, r.error.message)
+      })
+      for (const peer of fetchFrom) void this.pull(peer).catch(() => {})
+    }
+    this.#flushing = undefined
+  }
+
+  /** Applies a locally signed op (durable when this resolves), then publishes it. */
+  async submit (bytes: Uint8Array): Promise<IngestResult> {
+    const result = await this.ledger.apply(bytes)
+    if (result.status === 'applied' || result.status === 'rejected' || result.status === 'pending') {
+      await this.libp2p.services.pubsub.publish(this.topic, bytes).catch(() => {})
+    }
+    return result
+  }
+
+  /** Signs the next op of `signer` from this node's view of the ledger and submits it. */
+  async sign<K extends OpKind> (signer: OpSigner, kind: K, body: BodyOf[K]): Promise<IngestResult & { bytes: Uint8Array }> {
+    const { bytes } = createOp(this.ledger.state, signer, kind, body, this.#clock)
+    return { ...(await this.submit(bytes)), bytes }
+  }
+
+  /** Dials a peer by multiaddr (with /p2p/<id>). */
+  async connect (address: string | Multiaddr): Promise<string> {
+    const conn = await this.libp2p.dial(typeof address === 'string' ? multiaddr(address) : address)
+    return conn.remotePeer.toString()
+  }
+
+  /**
+   * Pulls what `peer` holds and this node lacks, in causal order, applying it batch by batch (the
+   * stream's flow control is the backpressure). Resolves to the number of ops received.
+   */
+  async pull (peer: string): Promise<number> {
+    const running = this.#pulling.get(peer)
+    if (running !== undefined) return await running
+    const run = this.#pullOnce(peer).finally(() => this.#pulling.delete(peer))
+    this.#pulling.set(peer, run)
+    return await run
+  }
+
+  async #pullOnce (peer: string): Promise<number> {
+    let received = 0
+    for (let round = 0; round < 100 && !this.#stopped; round++) {
+      const { count, more } = await this.#pullRound(peer)
+      received += count
+      if (!more) break
+    }
+    this.#emit('sync:done', { peer, received })
+    return received
+  }
+
+  async #pullRound (peer: string): Promise<{ count: number, more: boolean }> {
+    const state = this.ledger.state
+    const heads: Array<[Uint8Array, number]> = []
+    for (const c of state.chains) if (c.length > 0) heads.push([c.key, c.length - 1])
+    const forks: Array<[Uint8Array, number]> = state.equivocations.map(e => [fromHex(e.author), e.seq])
+    const request: PullRequest = { t: 'pull', grid: this.ledger.gridId, heads, forks }
+    const stream = await this.libp2p.dialProtocol(peerIdOf(this.libp2p, peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxMessageBytes })
+    let count = 0
+    try {
+      await lp.write(encodeMessage(request), { signal: AbortSignal.timeout(10_000) })
+      for (;;) {
+        const message = decodeServerMessage((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray())
+        if (message.t === 'done') {
+          await stream.close().catch(() => {})
+          return { count, more: message.more && count > 0 }
+        }
+        if (message.t === 'error') throw new SyncProtocolError(`peer refused the pull: ${message.message}`)
+        const results = await this.ledger.applyBatch(message.ops)
+        const invalid = results.filter(r => r.status === 'invalid').length
+        if (invalid > 0) {
+          this.#reportBad(peer, `${invalid} invalid ops in a sync batch`)
+          throw new SyncProtocolError(`${invalid} invalid ops from ${peer}`)
+        }
+        count += message.ops.length
+      }
+    } catch (err) {
+      stream.abort(err as Error)
+      if (err instanceof SyncProtocolError) this.#reportBad(peer, err.message)
+      throw err
+    }
+  }
+
+  /** Answers a pull: every decided op the puller lacks, in this node's decision order, then forks. */
+  async #serve (stream: Stream, connection: Connection): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxMessageBytes })
+    const request = decodePullRequest((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+    if (toHex(request.grid) !== toHex(this.ledger.gridId)) {
+      await lp.write(encodeMessage({ t: 'error', message: 'another grid' }))
+      await stream.close()
+      return
+    }
+    const theirs = new Map<string, number>()
+    for (const [key, seq] of request.heads) theirs.set(toHex(key), seq)
+    const knownForks = new Set(request.forks.map(([k, s]) => `${toHex(k)}:${s}`))
+    const state = this.ledger.state
+    let batch: Uint8Array[] = []
+    let batchBytes = 0
+    let sent = 0
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return
+      await lp.write(encodeMessage({ t: 'ops', ops: batch }), { signal: AbortSignal.timeout(30_000) })
+      batch = []
+      batchBytes = 0
+    }
+    const send = async (bytes: Uint8Array | undefined): Promise<void> => {
+      if (bytes === undefined) return
+      batch.push(bytes)
+      batchBytes += bytes.length
+      sent++
+      if (batch.length >= SYNC_LIMITS.maxOpsPerMessage || batchBytes > SYNC_LIMITS.maxMessageBytes / 2) await flush()
+    }
+    let more = false
+    for (const [chain, seq] of state.decidedInOrder()) {
+      if (seq <= (theirs.get(chain.hex) ?? -1)) continue
+      if (sent >= SYNC_LIMITS.maxOpsPerPull) { more = true; break }
+      await send(await this.ledger.storage.load(opKey(chain.hex, seq, chain.idAt(seq))))
+    }
+    for (const e of state.equivocations) {
+      if (knownForks.has(`${e.author}:${e.seq}`)) continue
+      for (const id of e.ids) await send(await this.ledger.storage.load(opKey(e.author, e.seq, id)))
+    }
+    await flush()
+    await lp.write(encodeMessage({ t: 'done', more }))
+    await stream.close()
+    void connection
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    await this.libp2p.stop()
+    await this.#flushing?.catch(() => {})
+    await Promise.allSettled([...this.#pulling.values()])
+    await this.ledger.storage.close?.()
+  }
+}
+
+function peerIdOf (libp2p: Libp2p, peer: string): PeerId {
+  const found = libp2p.getPeers().find(p => p.toString() === peer)
+  if (found === undefined) throw new Error(`not connected to ${peer}`)
+  return found
+}
