@@ -6,8 +6,8 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { describe, expect, it } from 'vitest'
 import {
-  decodeOp, decodeSignedOp, decodeUnsignedOp, isLowSCompact, LIMITS, OpDecodeError, SignatureError, signOp,
-  toHex, verifyOp, type UnsignedOp
+  decodeOp, decodeSignedOp, decodeUnsignedOp, fromHex, isLowSCompact, keySigner, LIMITS, OpDecodeError, SignatureError,
+  signOp, toHex, verifyOp, type UnsignedOp
 } from '../src/index.ts'
 import * as cbor from './helpers/cbor.ts'
 import {
@@ -388,7 +388,7 @@ describe('one byte form per op: non-canonical CBOR is refused', () => {
     const mint = sample('mint').bytes
     for (const bad of [
       cbor.concat(mint, Uint8Array.of(0)), cbor.concat(mint, Uint8Array.of(0xf6)), cbor.concat(mint, mint),
-      mint.subarray(0, mint.length - 1), new Uint8Array(0), Uint8Array.of(0xff), Uint8Array.of(0xa0),
+      mint.subarray(0, mint.length - 1), new Uint8Array(0), Uint8Array.of(0xff), Uint8Array.of(0xf6, 0xa0),
       Uint8Array.of(0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), Uint8Array.of(0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
     ]) {
       expectDecodeError(() => decodeOp(bad), 'op', /expected/, toHex(bad.subarray(0, 8)))
@@ -397,6 +397,7 @@ describe('one byte form per op: non-canonical CBOR is refused', () => {
     expectDecodeError(() => decodeOp(cbor.bstr(mint)), 'op', /a map, got/)
     expectDecodeError(() => decodeOp(cbor.uint(1)), 'op', /a map, got 1/)
     expectDecodeError(() => decodeOp(cbor.NULL), 'op', /a map, got null/)
+    expectDecodeError(() => decodeOp(Uint8Array.of(0xa0)), 'op.v', /protocol version 1$/)
     expectDecodeError(() => decodeOp('aa61' as unknown as Uint8Array), 'op', /bytes/)
   })
 
@@ -455,8 +456,10 @@ describe('size limits', () => {
   it('deeply nested input inside the limit is refused, not a crash', () => {
     const deep = cbor.concat(new Uint8Array(LIMITS.maxOpBytes - 1).fill(0x81), Uint8Array.of(0))
     expectDecodeError(() => decodeOp(deep), 'op', /expected/)
-    const deepMaps = cbor.concat(...Array.from({ length: 1000 }, () => cbor.concat(Uint8Array.of(0xa1), cbor.tstr('a'))), cbor.NULL)
-    expectDecodeError(() => decodeOp(deepMaps), 'op', /expected/)
+    // maps nested 1365 deep parse, and are then refused as the map they are
+    const deepMaps = cbor.concat(...Array.from({ length: 1365 }, () => cbor.concat(Uint8Array.of(0xa1), cbor.tstr('v'))), cbor.NULL)
+    expect(deepMaps.length).toBeLessThanOrEqual(LIMITS.maxOpBytes)
+    expectDecodeError(() => decodeOp(deepMaps), 'op.v', /protocol version 1, got a map/)
   })
 })
 
@@ -478,6 +481,28 @@ describe('signOp', () => {
     }
   })
 
+  it('takes an OpSigner as well as a secret key, with the same result', () => {
+    const viaSigner = signOp(mint.op, keySigner(mint.signer.secretKey))
+    const viaKey = signOp(mint.op, mint.signer.secretKey)
+    expect(toHex(viaSigner.bytes)).toBe(toHex(viaKey.bytes))
+    expect(toHex(viaSigner.bytes)).toBe(toHex(mint.bytes))
+  })
+
+  it('refuses what an OpSigner returns unless it is a 64-byte low-S signature', () => {
+    const good = keySigner(mint.signer.secretKey)
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+    const highS = (digest: Uint8Array): Uint8Array => {
+      const sig = good.sign(digest)
+      const s = BigInt('0x' + toHex(sig.subarray(32)))
+      sig.set(fromHex((n - s).toString(16).padStart(64, '0')), 32)
+      return sig
+    }
+    for (const sign of [highS, (d: Uint8Array) => good.sign(d).subarray(0, 63), (d: Uint8Array) => Uint8Array.of(...good.sign(d), 1), () => new Uint8Array(64)]) {
+      expect(() => signOp(mint.op, { publicKey: good.publicKey, sign })).toThrow(SignatureError)
+    }
+    expect(() => signOp(mint.op, { publicKey: stranger.publicKey, sign: good.sign })).toThrow(/does not belong to op.author/)
+  })
+
   it('refuses a key that is not the author\'s', () => {
     for (const other of [stranger, device, utility]) {
       expect(() => signOp(mint.op, other.secretKey)).toThrow(SignatureError)
@@ -494,9 +519,17 @@ describe('signOp', () => {
   })
 
   it('refuses fields a plain encoding would drop: inherited properties', () => {
-    const op = { ...mint.op, body: Object.create({ wh: 1, total: 2 }) as { wh: number, total: number } }
+    const op = { ...mint.op, body: Object.create({ wh: 1, total: 2 }) as { wh: number, total: number } } as UnsignedOp
     expectDecodeError(() => signOp(op, mint.signer.secretKey), 'op.body.wh', /a value/)
     expectDecodeError(() => decodeUnsignedOp(op), 'op.body.wh', /a value/)
+  })
+
+  it('refuses lists with holes, which an encoding cannot carry', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    expectDecodeError(() => signOp({ ...mint.op, deps: [, [registrar.publicKey, 1]] as unknown as UnsignedOp['deps'] }, mint.signer.secretKey), 'op.deps[0]', /a list of 2 to 2 items$/)
+    const g = structuredClone(sample('genesis').op) as Loose
+    g.body.policy.friendlyCreditHours = new Array(2)
+    expectDecodeError(() => signOp(g as UnsignedOp, registrar.secretKey), 'op.body.policy.friendlyCreditHours[0]', /an integer from 0 to 23/)
   })
 
   it('refuses text the encoding would change: a lone surrogate', () => {

@@ -136,6 +136,8 @@ describe.each(vectors.map(v => [v.name, v] as const))('vector %s', (_name, v) =>
     expect(toHex(encodeUnsignedOp(op))).toBe(v.unsigned)
     expect(toHex(opId(op))).toBe(v.id)
     expect(toHex(sha256(fromHex(v.unsigned)))).toBe(v.id)
+    // and the encoder written from the rules in PROTOCOL.md, without @ipld/dag-cbor, agrees
+    expect(toHex(cbor.encodeCanonical(op))).toBe(v.unsigned)
   })
 
   it('the signature (RFC 6979: signing again gives the same bytes) and the wire bytes', () => {
