@@ -30,7 +30,7 @@ import {
 import { loadOrCreatePeerKey } from './identity.ts'
 import {
   SYNC_LIMITS, SYNC_PROTOCOL, SyncProtocolError, decodePullRequest, decodeServerMessage, encodeMessage,
-  type PullRequest
+  type PullRequest, type ServerMessage
 } from './sync-messages.ts'
 
 export interface MicrogridNodeInit {
@@ -57,8 +57,10 @@ export interface MicrogridNodeInit {
   banMs?: number
   /** Ops per second accepted from one peer over gossip before the rest are ignored; default 5,000. */
   maxOpsPerSecondPerPeer?: number
-  /** Snapshot, pending and batch limits of the ledger. */
+  /** Bound on ops waiting for their causal past. */
   maxPending?: number
+  /** A policy on who may connect (both directions): a private grid's allowlist, or a test's partition. */
+  allowPeer?: (peer: string) => boolean
 }
 
 export interface NodeEvents {
@@ -127,6 +129,7 @@ export class MicrogridNode {
     const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreatePeerKey(join(init.dataDir, 'peer.key')) : undefined)
     const topic = gridTopic(ledger.gridId)
     let node: MicrogridNode | undefined
+    const denied = (peer: PeerId): boolean => (node?.isBanned(peer.toString()) ?? false) || init.allowPeer?.(peer.toString()) === false
     const libp2p = await createLibp2p({
       ...(privateKey !== undefined ? { privateKey } : {}),
       addresses: { listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
@@ -135,8 +138,8 @@ export class MicrogridNode {
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: init.maxConnections ?? 64 },
       connectionGater: {
-        denyDialPeer: async (peer: PeerId) => node?.isBanned(peer.toString()) ?? false,
-        denyInboundEncryptedConnection: async (peer: PeerId) => node?.isBanned(peer.toString()) ?? false
+        denyDialPeer: async (peer: PeerId) => denied(peer),
+        denyInboundEncryptedConnection: async (peer: PeerId) => denied(peer)
       },
       peerDiscovery: [
         ...(init.mdns ?? true ? [mdns()] : []),
@@ -153,6 +156,8 @@ export class MicrogridNode {
           maxInboundDataLength: LIMITS.maxOpBytes + 64,
           allowedTopics: [topic],
           scoreParams: {
+            // Households behind one NAT (or one village uplink) share an address: not a sign of Sybils.
+            IPColocationFactorWeight: 0,
             topics: {
               [topic]: {
                 topicWeight: 1,
@@ -347,13 +352,18 @@ export class MicrogridNode {
     let count = 0
     try {
       await lp.write(encodeMessage(request), { signal: AbortSignal.timeout(10_000) })
+      const read = async (): Promise<ServerMessage> => decodeServerMessage((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray())
+      let next = read()
       for (;;) {
-        const message = decodeServerMessage((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray())
+        const message = await next
         if (message.t === 'done') {
           await stream.close().catch(() => {})
           return { count, more: message.more && count > 0 }
         }
         if (message.t === 'error') throw new SyncProtocolError(`peer refused the pull: ${message.message}`)
+        // Read the next batch while this one is applied, so the server keeps sending.
+        next = read()
+        next.catch(() => {})
         const results = await this.ledger.applyBatch(message.ops)
         const invalid = results.filter(r => r.status === 'invalid').length
         if (invalid > 0) {
