@@ -8,6 +8,8 @@ import { join } from 'node:path'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
+import { webRTC } from '@libp2p/webrtc'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -15,7 +17,7 @@ import { ping } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { sha256 } from '@noble/hashes/sha2.js'
 import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
@@ -28,6 +30,7 @@ import {
   type Clock, type IngestResult, type StorageAdapter
 } from '@microgrid/core'
 import { loadOrCreatePeerKey } from './identity.ts'
+import { InviteError, inviteUri, parseInvite } from './invite.ts'
 import {
   SYNC_LIMITS, SYNC_PROTOCOL, SyncProtocolError, decodePullRequest, decodeServerMessage, encodeMessage,
   type PullRequest, type ServerMessage
@@ -59,6 +62,13 @@ export interface MicrogridNodeInit {
   maxOpsPerSecondPerPeer?: number
   /** Bound on ops waiting for their causal past. */
   maxPending?: number
+  /**
+   * Offer circuit relay to other nodes (a node others can reach, e.g. the utility's): they reserve a
+   * slot and use it to signal WebRTC connections to each other.
+   */
+  relay?: boolean
+  /** Accept WebRTC connections, signalled through a relay this node has a reservation on. */
+  webrtc?: boolean
   /** A policy on who may connect (both directions): a private grid's allowlist, or a test's partition. */
   allowPeer?: (peer: string) => boolean
 }
@@ -132,12 +142,13 @@ export class MicrogridNode {
     const denied = (peer: PeerId): boolean => (node?.isBanned(peer.toString()) ?? false) || init.allowPeer?.(peer.toString()) === false
     const libp2p = await createLibp2p({
       ...(privateKey !== undefined ? { privateKey } : {}),
-      addresses: { listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
-      transports: [tcp(), webSockets()],
+      addresses: { listen: [...(init.listen ?? ['/ip4/0.0.0.0/tcp/0']), ...(init.webrtc === true ? ['/p2p-circuit', '/webrtc'] : [])] },
+      transports: [tcp(), webSockets(), circuitRelayTransport(), webRTC()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: init.maxConnections ?? 64 },
       connectionGater: {
+        denyDialMultiaddr: async () => false, // island LANs live on private addresses
         denyDialPeer: async (peer: PeerId) => denied(peer),
         denyInboundEncryptedConnection: async (peer: PeerId) => denied(peer)
       },
@@ -148,6 +159,7 @@ export class MicrogridNode {
       services: {
         identify: identify(),
         ping: ping(),
+        ...(init.relay === true ? { relay: circuitRelayServer() } : {}),
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictNoSign', // every op carries its own signature
           allowPublishToZeroTopicPeers: true, // an island alone keeps trading
@@ -312,10 +324,19 @@ export class MicrogridNode {
     return { ...(await this.submit(bytes)), bytes }
   }
 
-  /** Dials a peer by multiaddr (with /p2p/<id>). */
+  /** Dials a peer by multiaddr (with /p2p/<id>) or by the text of a QR invite; resolves to its peer id. */
   async connect (address: string | Multiaddr): Promise<string> {
-    const conn = await this.libp2p.dial(typeof address === 'string' ? multiaddr(address) : address)
+    const invite = typeof address === 'string' ? parseInvite(address) : { addrs: [address] }
+    if (invite.grid !== undefined && toHex(invite.grid) !== toHex(this.ledger.gridId)) {
+      throw new InviteError(`invite: the peer serves grid ${gridIdText(invite.grid)}, this node ${gridIdText(this.ledger.gridId)}`)
+    }
+    const conn = await this.libp2p.dial(invite.addrs)
     return conn.remotePeer.toString()
+  }
+
+  /** The QR invite text for this node's addresses. */
+  invite (): string {
+    return inviteUri(this.ledger.gridId, this.multiaddrs)
   }
 
   /**

@@ -1,0 +1,39 @@
+import { afterAll, expect, it } from 'vitest'
+import { MicrogridNode } from '@microgrid/node'
+import { stateHash } from '@microgrid/core'
+import { Island } from '@microgrid/core/testing'
+
+const nodes: MicrogridNode[] = []
+afterAll(async () => { await Promise.all(nodes.map(async n => await n.stop())) })
+
+async function until (check: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+it('two nodes trade over a WebRTC connection signalled through a relay node', async () => {
+  const isl = new Island({ seed: 'webrtc', producers: 1, households: 2, residents: 2 })
+  isl.simulate(60)
+  const start = async (opts: Partial<Parameters<typeof MicrogridNode.start>[0]>): Promise<MicrogridNode> => {
+    const n = await MicrogridNode.start({ genesis: isl.genesis, mdns: false, syncIntervalMs: 500, ...opts })
+    nodes.push(n)
+    return n
+  }
+  const relay = await start({ listen: ['/ip4/127.0.0.1/tcp/0/ws'], relay: true })
+  const listener = await start({ listen: [], webrtc: true })
+  const dialer = await start({ listen: [], webrtc: true })
+  await listener.connect(relay.multiaddrs[0]!)
+  await until(() => listener.multiaddrs.some(ma => ma.toString().includes('/webrtc/')))
+  const address = listener.multiaddrs.find(ma => ma.toString().includes('/webrtc/'))!
+  await dialer.connect(relay.multiaddrs[0]!)
+  await dialer.connect(address)
+  const direct = dialer.libp2p.getConnections().find(c => c.remotePeer.toString() === listener.peerId && c.remoteAddr.toString().includes('/webrtc'))
+  expect(direct).toBeDefined()
+  await relay.stop() // from here on, only the WebRTC connection joins them
+  for (const op of isl.ops) await dialer.submit(op)
+  await until(() => listener.stateHash() === stateHash(isl.state))
+  expect(listener.ledger.state.pendingCount).toBe(0)
+})
