@@ -13,8 +13,7 @@ import { parseArgs } from 'node:util'
 import { decodeOp, toHex } from '@microgrid/protocol'
 import { CachingVerifier, Ledger, nativeSigner, nativeVerifier, defaultVerifier } from '@microgrid/core'
 import { Island, seededRandom } from '@microgrid/core/testing'
-import { MicrogridNode } from '@microgrid/node'
-import { SqliteStorage } from '../node/src/sqlite-storage.ts'
+import { MicrogridNode, SqliteStorage } from '@microgrid/node'
 
 const { values } = parseArgs({
   options: {

@@ -2,3 +2,4 @@ export { MicrogridNode, gridTopic, type MicrogridNodeInit, type NodeEvents } fro
 export { loadOrCreatePeerKey } from './identity.ts'
 export { SYNC_PROTOCOL, SYNC_LIMITS, SyncProtocolError, type PullRequest, type ServerMessage } from './sync-messages.ts'
 export { inviteUri, parseInvite, InviteError, type Invite } from './invite.ts'
+export { SqliteStorage, SqliteStorageClosedError, type SqliteStorageOptions } from './sqlite-storage.ts'

@@ -1,0 +1,289 @@
+/**
+ * A `StorageAdapter` over one SQLite file, through the built-in `node:sqlite` (`DatabaseSync`, no native
+ * build). WAL journal, `synchronous=FULL` by default, one `BEGIN IMMEDIATE` transaction per `saveBatch`:
+ * once `saveBatch` has resolved the batch survives a `kill -9` of the process (and, with FULL, a power
+ * cut), and after a crash a batch is either all there or not there at all.
+ *
+ * Keys are stored in one BLOB column, the primary key of a WITHOUT ROWID table (so a range is a walk
+ * along the table's own b-tree). A key is its segments, each encoded as CESU-8, joined by a 0x00 byte:
+ *
+ * - 0x00 sorts below every other byte and never occurs inside an encoded segment (segments have no
+ *   NUL), so a shorter segment sorts before every longer one that it begins, and `['a', 'b']` sorts
+ *   before `['a-']` — byte order (SQLite's BINARY / memcmp) is the segment-wise order of `compareKeys`.
+ * - CESU-8 encodes each UTF-16 code unit on its own (1 to 3 bytes, as UTF-8 does for U+0001..U+FFFF,
+ *   surrogates included). Byte order is then exactly JavaScript's string order (UTF-16 code units),
+ *   which plain UTF-8 is not: UTF-8 puts U+FF01 before '😀' (U+1F600) while `'\uFF01' < '😀'` is
+ *   false in JavaScript. It also keeps lone surrogates, which UTF-8 would turn into U+FFFD. For text
+ *   without surrogates (ASCII, hex ids, all of the BMP) the bytes are plain UTF-8, readable in the
+ *   sqlite3 shell.
+ *
+ * `loadRange(prefix)` is one range query: every key K with P <= K < P||0x01 (P the encoded prefix) is P
+ * itself or begins with P||0x00, i.e. is P or lies under it segment-wise; nothing else is in that range.
+ *
+ * All calls are synchronous underneath (the promise is settled before the call returns), so calls on
+ * one instance never interleave and a batch never sees another's half-written state; they do block the
+ * event loop for as long as SQLite takes (a FULL commit is an fsync or two).
+ */
+import { Buffer } from 'node:buffer'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { checkKey, type StorageAdapter, type StorageEntry, type StorageKey } from '@microgrid/core'
+
+export interface SqliteStorageOptions {
+  /** FULL (default): a resolved `saveBatch` survives a power cut. NORMAL: it survives a process crash,
+   * but the last commits before a power cut or OS crash may be lost (never half of one). */
+  synchronous?: 'FULL' | 'NORMAL'
+  /** How long to wait for another connection's write lock before failing with SQLITE_BUSY. Default 5000 ms. */
+  busyTimeoutMs?: number
+}
+
+const SCHEMA_VERSION = 1
+
+/** The statements, exported so tests can check their query plans. `?1`/`?2` are the range bounds. */
+export const SQLITE_STORAGE_SQL = {
+  get: 'SELECT data FROM entries WHERE key = ?1',
+  put: 'INSERT INTO entries (key, data) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET data = excluded.data',
+  remove: 'DELETE FROM entries WHERE key = ?1',
+  range: 'SELECT key, data FROM entries WHERE key >= ?1 AND key < ?2 ORDER BY key',
+  all: 'SELECT key, data FROM entries ORDER BY key',
+  removeRange: 'DELETE FROM entries WHERE key >= ?1 AND key < ?2',
+  removeAll: 'DELETE FROM entries',
+  countRange: 'SELECT count(*) FROM entries WHERE key >= ?1 AND key < ?2',
+  countAll: 'SELECT count(*) FROM entries'
+} as const
+
+type StatementName = keyof typeof SQLITE_STORAGE_SQL
+
+export class SqliteStorageClosedError extends Error {
+  override readonly name = 'SqliteStorageClosedError'
+}
+
+export class SqliteStorage implements StorageAdapter {
+  readonly path: string
+  #db: DatabaseSync | undefined
+  readonly #statements: Record<StatementName, StatementSync>
+  readonly #begin: StatementSync
+  readonly #commit: StatementSync
+  readonly #rollback: StatementSync
+
+  private constructor (path: string, db: DatabaseSync) {
+    this.path = path
+    this.#db = db
+    const statements: Partial<Record<StatementName, StatementSync>> = {}
+    for (const name of Object.keys(SQLITE_STORAGE_SQL) as StatementName[]) statements[name] = db.prepare(SQLITE_STORAGE_SQL[name])
+    this.#statements = statements as Record<StatementName, StatementSync>
+    this.#statements.range.setReturnArrays(true)
+    this.#statements.all.setReturnArrays(true)
+    this.#statements.get.setReturnArrays(true)
+    this.#statements.countRange.setReturnArrays(true)
+    this.#statements.countAll.setReturnArrays(true)
+    this.#begin = db.prepare('BEGIN IMMEDIATE')
+    this.#commit = db.prepare('COMMIT')
+    this.#rollback = db.prepare('ROLLBACK')
+  }
+
+  /** Opens (creating if needed) the database file at `path`. */
+  static open (path: string, options: SqliteStorageOptions = {}): SqliteStorage {
+    const synchronous = options.synchronous ?? 'FULL'
+    if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new TypeError(`SqliteStorage: synchronous must be 'FULL' or 'NORMAL', got ${String(synchronous)}`)
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new TypeError('SqliteStorage: busyTimeoutMs must be a non-negative integer')
+    const db = new DatabaseSync(path, { timeout: busyTimeoutMs })
+    try {
+      const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.['journal_mode']
+      if (mode !== 'wal' && path !== ':memory:') throw new Error(`SqliteStorage: could not switch ${path} to WAL journal mode (got ${String(mode)})`)
+      db.exec(`PRAGMA synchronous = ${synchronous}`)
+      const version = Number(db.prepare('PRAGMA user_version').get()?.['user_version'] ?? 0)
+      if (version > SCHEMA_VERSION) throw new Error(`SqliteStorage: ${path} has schema version ${version}, newer than this code (${SCHEMA_VERSION})`)
+      db.exec('BEGIN IMMEDIATE')
+      try {
+        db.exec('CREATE TABLE IF NOT EXISTS entries (key BLOB NOT NULL PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID')
+        db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
+        db.exec('COMMIT')
+      } catch (err) {
+        db.exec('ROLLBACK')
+        throw err
+      }
+      return new SqliteStorage(path, db)
+    } catch (err) {
+      db.close()
+      throw err
+    }
+  }
+
+  get isOpen (): boolean {
+    return this.#db !== undefined
+  }
+
+  /** What the live connection is set to (journal mode, synchronous level, busy timeout), for checks and diagnostics. */
+  settings (): { journalMode: string, synchronous: string, busyTimeoutMs: number } {
+    this.#open()
+    const db = this.#db as DatabaseSync
+    const pragma = (name: string): unknown => Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0]
+    const levels = ['OFF', 'NORMAL', 'FULL', 'EXTRA']
+    return {
+      journalMode: String(pragma('journal_mode')),
+      synchronous: levels[Number(pragma('synchronous'))] ?? String(pragma('synchronous')),
+      busyTimeoutMs: Number(pragma('busy_timeout'))
+    }
+  }
+
+  #open (): void {
+    if (this.#db === undefined) throw new SqliteStorageClosedError(`SqliteStorage: ${this.path} is closed`)
+  }
+
+  async load (key: StorageKey): Promise<Uint8Array | undefined> {
+    this.#open()
+    checkKey(key)
+    const row = this.#statements.get.get(encodeKey(key)) as unknown as [Uint8Array] | undefined
+    return row?.[0]
+  }
+
+  async save (key: StorageKey, data: Uint8Array): Promise<void> {
+    await this.saveBatch([{ key, data }])
+  }
+
+  async saveBatch (entries: readonly StorageEntry[]): Promise<void> {
+    this.#open()
+    if (!Array.isArray(entries)) throw new TypeError('saveBatch: expected a list of entries')
+    // Check and encode everything before the transaction starts: a bad entry writes nothing.
+    const rows: Array<[Uint8Array, Uint8Array]> = []
+    for (const entry of entries) {
+      checkKey(entry.key)
+      if (!(entry.data instanceof Uint8Array)) throw new TypeError('storage data: expected bytes')
+      rows.push([encodeKey(entry.key), entry.data])
+    }
+    if (rows.length === 0) return
+    this.#transaction(() => {
+      const put = this.#statements.put
+      for (const [key, data] of rows) put.run(key, data)
+    })
+  }
+
+  async remove (key: StorageKey): Promise<void> {
+    this.#open()
+    checkKey(key)
+    this.#statements.remove.run(encodeKey(key))
+  }
+
+  async loadRange (prefix: StorageKey): Promise<StorageEntry[]> {
+    this.#open()
+    checkKey(prefix, true)
+    const rows = (prefix.length === 0
+      ? this.#statements.all.all()
+      : this.#statements.range.all(...rangeOf(prefix))) as unknown as Array<[Uint8Array, Uint8Array]>
+    const out: StorageEntry[] = new Array(rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      const [key, data] = rows[i] as [Uint8Array, Uint8Array]
+      out[i] = { key: decodeKey(key), data }
+    }
+    return out
+  }
+
+  async removeRange (prefix: StorageKey): Promise<void> {
+    this.#open()
+    checkKey(prefix, true)
+    if (prefix.length === 0) this.#statements.removeAll.run()
+    else this.#statements.removeRange.run(...rangeOf(prefix))
+  }
+
+  /** How many keys lie under `prefix` (`[]`: all of them), without reading the values. */
+  async count (prefix: StorageKey = []): Promise<number> {
+    this.#open()
+    checkKey(prefix, true)
+    const row = (prefix.length === 0
+      ? this.#statements.countAll.get()
+      : this.#statements.countRange.get(...rangeOf(prefix))) as unknown as [number]
+    return row[0]
+  }
+
+  /** Closes the database (checkpointing the WAL when this is the last connection). Closing twice is fine. */
+  async close (): Promise<void> {
+    const db = this.#db
+    if (db === undefined) return
+    this.#db = undefined
+    db.close()
+  }
+
+  #transaction (body: () => void): void {
+    this.#begin.run()
+    try {
+      body()
+      this.#commit.run()
+    } catch (err) {
+      // After a failed COMMIT SQLite may already have rolled back; then ROLLBACK itself fails. The
+      // first error is the one that matters.
+      try { this.#rollback.run() } catch { /* no transaction left */ }
+      throw err
+    }
+  }
+}
+
+// ---- key encoding -------------------------------------------------------------------------------
+
+const SURROGATE = /[\uD800-\uDFFF]/
+
+/** Segments as CESU-8 joined by 0x00. Keys must have been checked (no NUL, no empty segment). */
+export function encodeKey (key: StorageKey): Uint8Array {
+  const text = key.join('\0')
+  // Without surrogates CESU-8 is UTF-8, which Buffer encodes natively.
+  if (!SURROGATE.test(text)) return Buffer.from(text, 'utf8')
+  const out = new Uint8Array(text.length * 3)
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) {
+      out[n++] = c
+    } else if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6)
+      out[n++] = 0x80 | (c & 0x3f)
+    } else {
+      out[n++] = 0xe0 | (c >> 12)
+      out[n++] = 0x80 | ((c >> 6) & 0x3f)
+      out[n++] = 0x80 | (c & 0x3f)
+    }
+  }
+  return out.subarray(0, n)
+}
+
+export function decodeKey (bytes: Uint8Array): string[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  // A surrogate is 0xED 0xA0..0xBF in CESU-8; without one the bytes are valid UTF-8.
+  let text: string
+  if (!hasEncodedSurrogate(buf)) {
+    text = buf.toString('utf8')
+  } else {
+    const units: number[] = []
+    for (let i = 0; i < buf.length;) {
+      const b = buf[i] as number
+      if (b < 0x80) {
+        units.push(b)
+        i += 1
+      } else if (b < 0xe0) {
+        units.push(((b & 0x1f) << 6) | ((buf[i + 1] as number) & 0x3f))
+        i += 2
+      } else {
+        units.push(((b & 0x0f) << 12) | (((buf[i + 1] as number) & 0x3f) << 6) | ((buf[i + 2] as number) & 0x3f))
+        i += 3
+      }
+    }
+    text = ''
+    for (let i = 0; i < units.length; i += 8192) text += String.fromCharCode(...units.slice(i, i + 8192))
+  }
+  return text.split('\0')
+}
+
+function hasEncodedSurrogate (buf: Buffer): boolean {
+  for (let i = buf.indexOf(0xed); i !== -1 && i + 1 < buf.length; i = buf.indexOf(0xed, i + 1)) {
+    if ((buf[i + 1] as number) >= 0xa0) return true
+  }
+  return false
+}
+
+/** [P, P||0x01): P itself and every key that begins with P||0x00. */
+function rangeOf (prefix: StorageKey): [Uint8Array, Uint8Array] {
+  const low = encodeKey(prefix)
+  const high = new Uint8Array(low.length + 1)
+  high.set(low)
+  high[low.length] = 0x01
+  return [low, high]
+}
