@@ -8,8 +8,6 @@ import { join } from 'node:path'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
-import { webRTC } from '@libp2p/webrtc'
-import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -67,7 +65,7 @@ export interface MicrogridNodeInit {
    * slot and use it to signal WebRTC connections to each other.
    */
   relay?: boolean
-  /** Accept WebRTC connections, signalled through a relay this node has a reservation on. */
+  /** Dial and accept WebRTC connections, signalled through a relay this node has a reservation on. */
   webrtc?: boolean
   /** A policy on who may connect (both directions): a private grid's allowlist, or a test's partition. */
   allowPeer?: (peer: string) => boolean
@@ -138,12 +136,19 @@ export class MicrogridNode {
     const ledger = await Ledger.open({ genesis: init.genesis, storage: storage ?? new MemoryStorage(), verifier, maxPending: init.maxPending })
     const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreatePeerKey(join(init.dataDir, 'peer.key')) : undefined)
     const topic = gridTopic(ledger.gridId)
+    // WebRTC and relaying load native code and ~35 MB: only for nodes that use them.
+    const relaying = init.webrtc === true || init.relay === true ? await import('@libp2p/circuit-relay-v2') : undefined
+    const webrtc = init.webrtc === true ? await import('@libp2p/webrtc') : undefined
     let node: MicrogridNode | undefined
     const denied = (peer: PeerId): boolean => (node?.isBanned(peer.toString()) ?? false) || init.allowPeer?.(peer.toString()) === false
     const libp2p = await createLibp2p({
       ...(privateKey !== undefined ? { privateKey } : {}),
       addresses: { listen: [...(init.listen ?? ['/ip4/0.0.0.0/tcp/0']), ...(init.webrtc === true ? ['/p2p-circuit', '/webrtc'] : [])] },
-      transports: [tcp(), webSockets(), circuitRelayTransport(), webRTC()],
+      transports: [
+        tcp(), webSockets(),
+        ...(relaying !== undefined ? [relaying.circuitRelayTransport()] : []),
+        ...(webrtc !== undefined ? [webrtc.webRTC()] : [])
+      ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: init.maxConnections ?? 64 },
@@ -159,7 +164,7 @@ export class MicrogridNode {
       services: {
         identify: identify(),
         ping: ping(),
-        ...(init.relay === true ? { relay: circuitRelayServer() } : {}),
+        ...(init.relay === true && relaying !== undefined ? { relay: relaying.circuitRelayServer() } : {}),
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictNoSign', // every op carries its own signature
           allowPublishToZeroTopicPeers: true, // an island alone keeps trading

@@ -29,7 +29,15 @@ it('two nodes trade over a WebRTC connection signalled through a relay node', as
   await until(() => listener.multiaddrs.some(ma => ma.toString().includes('/webrtc/')))
   const address = listener.multiaddrs.find(ma => ma.toString().includes('/webrtc/'))!
   await dialer.connect(relay.multiaddrs[0]!)
-  await dialer.connect(address)
+  // ICE on a loaded machine can miss the dial timeout now and then; a user's app retries too.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await dialer.connect(address)
+      break
+    } catch (err) {
+      if (attempt === 3) throw err
+    }
+  }
   const direct = dialer.libp2p.getConnections().find(c => c.remotePeer.toString() === listener.peerId && c.remoteAddr.toString().includes('/webrtc'))
   expect(direct).toBeDefined()
   await relay.stop() // from here on, only the WebRTC connection joins them
