@@ -20,7 +20,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import {
-  LIMITS, decodeOp, fromHex, gridIdText, toHex, OpDecodeError,
+  LIMITS, bytesEqual, decodeOp, fromHex, gridIdText, toHex, OpDecodeError,
   type BodyOf, type OpKind, type OpSigner, type SignatureVerifier
 } from '@microgrid/protocol'
 import {
@@ -30,7 +30,7 @@ import {
 import { loadOrCreatePeerKey } from './identity.ts'
 import { InviteError, inviteUri, parseInvite } from './invite.ts'
 import {
-  SYNC_LIMITS, SYNC_PROTOCOL, SyncProtocolError, decodePullRequest, decodeServerMessage, encodeMessage,
+  HEAD_ID_BYTES, SYNC_LIMITS, SYNC_PROTOCOL, SyncProtocolError, decodePullRequest, decodeServerMessage, encodeMessage, isProtocolViolation,
   type PullRequest, type ServerMessage
 } from './sync-messages.ts'
 
@@ -102,7 +102,7 @@ export class MicrogridNode {
   readonly #badThreshold: number
   readonly #banMs: number
   readonly #maxRate: number
-  readonly #bad = new Map<string, number>()
+  readonly #bad = new Map<string, { count: number, since: number }>()
   readonly #banned = new Map<string, number>()
   readonly #rate = new Map<string, { second: number, count: number }>()
   readonly #pulling = new Map<string, Promise<number>>()
@@ -231,7 +231,8 @@ export class MicrogridNode {
     pubsub.subscribe(this.topic)
     await this.libp2p.handle(SYNC_PROTOCOL, async (stream: Stream, connection: Connection) => {
       await this.#serve(stream, connection).catch(err => {
-        this.#reportBad(connection.remotePeer.toString(), `sync: ${(err as Error).message}`)
+        // A dropped connection is not misbehaviour; a broken protocol is.
+        if (isProtocolViolation(err)) this.#reportBad(connection.remotePeer.toString(), `sync: ${(err as Error).message}`)
         stream.abort(err as Error)
       })
     }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
@@ -277,8 +278,12 @@ export class MicrogridNode {
   }
 
   #reportBad (peer: string, reason: string): void {
-    const count = (this.#bad.get(peer) ?? 0) + 1
-    this.#bad.set(peer, count)
+    const now = this.#clock.now()
+    const previous = this.#bad.get(peer)
+    // Counts fade: a peer is banned for many invalid messages within one ban period, not over a lifetime.
+    const entry = previous === undefined || now - previous.since > this.#banMs ? { count: 0, since: now } : previous
+    const count = ++entry.count
+    this.#bad.set(peer, entry)
     const banned = count >= this.#badThreshold && !this.isBanned(peer)
     if (banned) {
       this.#banned.set(peer, this.#clock.now() + this.#banMs)
@@ -290,7 +295,7 @@ export class MicrogridNode {
 
   /** How many invalid messages a peer has sent since its last ban. */
   badCount (peer: string): number {
-    return this.#bad.get(peer) ?? 0
+    return this.#bad.get(peer)?.count ?? 0
   }
 
   #enqueue (op: QueuedOp): void {
@@ -369,8 +374,8 @@ export class MicrogridNode {
 
   async #pullRound (peer: string): Promise<{ count: number, more: boolean }> {
     const state = this.ledger.state
-    const heads: Array<[Uint8Array, number]> = []
-    for (const c of state.chains) if (c.length > 0) heads.push([c.key, c.length - 1])
+    const heads: Array<[Uint8Array, number, Uint8Array]> = []
+    for (const c of state.chains) if (c.length > 0) heads.push([c.key, c.length - 1, c.idAt(c.length - 1).slice(0, HEAD_ID_BYTES)])
     const forks: Array<[Uint8Array, number]> = state.equivocations.map(e => [fromHex(e.author), e.seq])
     const request: PullRequest = { t: 'pull', grid: this.ledger.gridId, heads, forks }
     const stream = await this.libp2p.dialProtocol(peerIdOf(this.libp2p, peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
@@ -386,21 +391,18 @@ export class MicrogridNode {
           await stream.close().catch(() => {})
           return { count, more: message.more && count > 0 }
         }
-        if (message.t === 'error') throw new SyncProtocolError(`peer refused the pull: ${message.message}`)
+        if (message.t === 'error') throw new Error(`peer refused the pull: ${message.message}`)
         // Read the next batch while this one is applied, so the server keeps sending.
         next = read()
         next.catch(() => {})
         const results = await this.ledger.applyBatch(message.ops)
         const invalid = results.filter(r => r.status === 'invalid').length
-        if (invalid > 0) {
-          this.#reportBad(peer, `${invalid} invalid ops in a sync batch`)
-          throw new SyncProtocolError(`${invalid} invalid ops from ${peer}`)
-        }
+        if (invalid > 0) throw new SyncProtocolError(`${invalid} invalid ops in a sync batch from ${peer}`)
         count += message.ops.length
       }
     } catch (err) {
       stream.abort(err as Error)
-      if (err instanceof SyncProtocolError) this.#reportBad(peer, err.message)
+      if (isProtocolViolation(err)) this.#reportBad(peer, (err as Error).message)
       throw err
     }
   }
@@ -414,10 +416,17 @@ export class MicrogridNode {
       await stream.close()
       return
     }
-    const theirs = new Map<string, number>()
-    for (const [key, seq] of request.heads) theirs.set(toHex(key), seq)
-    const knownForks = new Set(request.forks.map(([k, s]) => `${toHex(k)}:${s}`))
     const state = this.ledger.state
+    const theirs = new Map<string, number>()
+    for (const [key, seq, idPrefix] of request.heads) {
+      const hex = toHex(key)
+      const mine = state.findChain(key)
+      // Another op at their head's position: the chain forked while we were apart. Send all of ours
+      // for that chain, so the puller sees both branches from the fork point up.
+      const diverged = mine !== undefined && seq < mine.length && !bytesEqual(mine.idAt(seq).subarray(0, HEAD_ID_BYTES), idPrefix)
+      theirs.set(hex, diverged ? -1 : seq)
+    }
+    const knownForks = new Set(request.forks.map(([k, s]) => `${toHex(k)}:${s}`))
     let batch: Uint8Array[] = []
     let batchBytes = 0
     let sent = 0

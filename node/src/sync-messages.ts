@@ -10,8 +10,8 @@ export const SYNC_PROTOCOL = '/microgrid/sync/1.0.0'
 export const SYNC_LIMITS = Object.freeze({
   /** Largest message either side may send. */
   maxMessageBytes: 4 * 1024 * 1024,
-  /** Authors in one version vector. */
-  maxHeads: 100_000,
+  /** Authors in one version vector (about 50 bytes each). */
+  maxHeads: 80_000,
   /** Forks a puller may say it already knows. */
   maxForks: 10_000,
   /** Ops in one `ops` message. */
@@ -20,13 +20,20 @@ export const SYNC_LIMITS = Object.freeze({
   maxOpsPerPull: 50_000
 })
 
-/** Puller -> server: what I hold (signer -> highest contiguous seq) and the forks I know. */
+/**
+ * Puller -> server: what I hold — per signer, the highest contiguous seq and the first 8 bytes of the
+ * id of my op there, so a server holding another op at that position (a fork made while we were apart)
+ * notices — and the forks I already know.
+ */
 export interface PullRequest {
   t: 'pull'
   grid: Uint8Array
-  heads: Array<[Uint8Array, number]>
+  heads: Array<[Uint8Array, number, Uint8Array]>
   forks: Array<[Uint8Array, number]>
 }
+
+/** Bytes of a head's op id a pull request carries. */
+export const HEAD_ID_BYTES = 8
 
 /** Server -> puller: a batch of ops, in an order where each op comes after its causal past. */
 export interface OpsMessage {
@@ -79,11 +86,30 @@ function positions (value: unknown, field: string, max: number): Array<[Uint8Arr
   })
 }
 
+function heads (value: unknown): Array<[Uint8Array, number, Uint8Array]> {
+  if (!Array.isArray(value) || value.length > SYNC_LIMITS.maxHeads) throw new SyncProtocolError(`heads: expected a list of at most ${SYNC_LIMITS.maxHeads}`)
+  return value.map((entry, i) => {
+    if (!Array.isArray(entry) || entry.length !== 3 || !(entry[0] instanceof Uint8Array) || entry[0].length !== 33 ||
+      typeof entry[1] !== 'number' || !Number.isSafeInteger(entry[1]) || entry[1] < 0 ||
+      !(entry[2] instanceof Uint8Array) || entry[2].length !== HEAD_ID_BYTES) {
+      throw new SyncProtocolError(`heads[${i}]: expected [33-byte key, seq, ${HEAD_ID_BYTES}-byte id prefix]`)
+    }
+    return [entry[0], entry[1], entry[2]] as [Uint8Array, number, Uint8Array]
+  })
+}
+
 export function decodePullRequest (bytes: Uint8Array): PullRequest {
   const m = decodeMap(bytes)
   if (m.t !== 'pull') throw new SyncProtocolError('expected a pull request')
   if (!(m.grid instanceof Uint8Array) || m.grid.length !== 32) throw new SyncProtocolError('grid: expected 32 bytes')
-  return { t: 'pull', grid: m.grid, heads: positions(m.heads, 'heads', SYNC_LIMITS.maxHeads), forks: positions(m.forks, 'forks', SYNC_LIMITS.maxForks) }
+  return { t: 'pull', grid: m.grid, heads: heads(m.heads), forks: positions(m.forks, 'forks', SYNC_LIMITS.maxForks) }
+}
+
+/** Errors that mean the peer broke the protocol, as opposed to a connection that dropped. */
+export function isProtocolViolation (err: unknown): boolean {
+  if (err instanceof SyncProtocolError) return true
+  const name = (err as { name?: unknown } | null)?.name
+  return name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError' || name === 'InvalidMessageLengthError'
 }
 
 export function decodeServerMessage (bytes: Uint8Array): ServerMessage {
