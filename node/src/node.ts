@@ -20,7 +20,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import {
-  LIMITS, bytesEqual, decodeOp, fromHex, gridIdText, toHex, OpDecodeError,
+  bytesEqual, decodeOp, fromHex, gridIdText, toHex, OpDecodeError,
   type BodyOf, type OpKind, type OpSigner, type SignatureVerifier
 } from '@microgrid/protocol'
 import {
@@ -170,7 +170,8 @@ export class MicrogridNode {
           allowPublishToZeroTopicPeers: true, // an island alone keeps trading
           emitSelf: false,
           msgIdFn: (msg: Message) => sha256(msg.data),
-          maxInboundDataLength: LIMITS.maxOpBytes + 64,
+          // A frame batches many messages (an IWANT answer); the 4 KiB limit per op is the validator's.
+          maxInboundDataLength: 1024 * 1024,
           allowedTopics: [topic],
           scoreParams: {
             // Households behind one NAT (or one village uplink) share an address: not a sign of Sybils.
@@ -288,7 +289,8 @@ export class MicrogridNode {
     if (banned) {
       this.#banned.set(peer, this.#clock.now() + this.#banMs)
       this.#bad.delete(peer)
-      void this.libp2p.hangUp(peerIdOf(this.libp2p, peer)).catch(() => {})
+      const connected = this.libp2p.getPeers().find(p => p.toString() === peer)
+      if (connected !== undefined) void this.libp2p.hangUp(connected).catch(() => {})
     }
     this.#emit('peer:bad', { peer, reason, banned })
   }
