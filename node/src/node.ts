@@ -242,6 +242,12 @@ export class MicrogridNode {
       // Let identify finish first so the peer's protocols are known.
       setTimeout(() => { void this.pull(peer).catch(() => {}) }, 200).unref()
     })
+    // Neighbours found on the LAN (mDNS) are dialed: libp2p only records them.
+    this.libp2p.addEventListener('peer:discovery', evt => {
+      const peer = evt.detail.id
+      if (this.#stopped || this.isBanned(peer.toString()) || this.libp2p.getConnections(peer).length > 0) return
+      void this.libp2p.dial(peer).catch(() => {})
+    })
     this.ledger.onOp(result => this.#emit('op', result))
     this.#timer = setInterval(() => {
       const peers = this.libp2p.getPeers()
