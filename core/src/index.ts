@@ -1,5 +1,13 @@
-export { Ledger, GridMismatchError, opKey, type LedgerInit, type IngestResult, type OpListener } from './ledger.ts'
-export { LedgerState, Chain, OpStatus, PendingLimitError, type AddResult, type LedgerStateOptions } from './state.ts'
+export {
+  Ledger, GridMismatchError, opKey, journalKey, SNAPSHOT_KEY, JOURNAL_PREFIX,
+  type LedgerInit, type IngestResult, type OpListener, type LoadReport
+} from './ledger.ts'
+export {
+  LedgerState, Chain, OpStatus, PendingLimitError,
+  type AddResult, type LedgerStateOptions, type LedgerStateParts, type LedgerStatePartsView, type Registration,
+  type Receipt, type CreditList, type WindowAllocation, type Role
+} from './state.ts'
+export { encodeSnapshot, decodeSnapshot, Snapshot, SnapshotError, SNAPSHOT_FORMAT, type EncodeSnapshotOptions, type RestoreOptions } from './snapshot.ts'
 export { stateHash } from './state-hash.ts'
 export { resolveForks, type ChainHeader, type Equivocation, type ForkResolution } from './forks.ts'
 export { REJECT_CODES, RuleViolation, whForPayment, maxWhFor, type RejectCode } from './rules.ts'

@@ -1,17 +1,19 @@
 /**
  * Ledger: wire bytes in, verified ops applied to the state and kept in storage. An op is stored in the
  * same atomic batch that acknowledges it, and the stored set of ops is the whole truth: opening a
- * ledger replays it (without re-verifying signatures, which were checked before it was stored), and
- * an equivocation that changes which branch survives replays it under the new fork resolution.
+ * ledger restores its latest snapshot and adds the ops stored since (the journal), or replays every
+ * stored op (without re-verifying signatures, which were checked before it was stored); an
+ * equivocation that changes which branch survives replays it under the new fork resolution.
  */
 import {
-  decodeOp, nobleVerifier, OpDecodeError, SignatureError, toHex,
+  bytesEqual, decodeOp, nobleVerifier, OpDecodeError, SignatureError, toHex,
   type DecodedOp, type OpId, type PublicKey, type SignatureVerifier, type SignedOp
 } from '@microgrid/protocol'
 import { resolveForks, type ChainHeader, type ForkResolution } from './forks.ts'
+import { encodeSnapshot, Snapshot, SnapshotError } from './snapshot.ts'
 import { LedgerState, PendingLimitError, type AddResult } from './state.ts'
 import { stateHash } from './state-hash.ts'
-import { MemoryStorage, type StorageAdapter, type StorageEntry } from './storage.ts'
+import { MemoryStorage, opKey, type StorageAdapter, type StorageEntry, type StorageKey } from './storage.ts'
 import type { BatchVerifier } from './verify-pool.ts'
 
 export type IngestResult =
@@ -29,20 +31,41 @@ export interface LedgerInit {
   batchVerifier?: BatchVerifier
   /** Upper bound on ops waiting for their causal past. */
   maxPending?: number
+  /**
+   * Takes a snapshot of the state once this many new ops are stored since the last one (and after a
+   * full replay), so opening reads the snapshot and the ops stored since. Default 50,000; 0 = never
+   * automatically (`snapshot()` still works).
+   */
+  snapshotEvery?: number
 }
 
 export type OpListener = (result: IngestResult) => void
+
+/** How the state was last loaded from storage: from the snapshot and journal, or by replaying every op. */
+export interface LoadReport {
+  from: 'snapshot' | 'replay'
+  /** Stored ops decoded and added: the journal's and the snapshot's pending and frozen ops, or every op. */
+  decoded: number
+  /** Why a snapshot in storage was not used, if one was there. */
+  snapshotRefused?: string
+}
 
 export class GridMismatchError extends Error {
   override readonly name = 'GridMismatchError'
 }
 
-/** Storage layout: one entry per op, keyed so an author's chain reads back in seq order. */
-export function opKey (author: PublicKey | string, seq: number, id: OpId | string): string[] {
-  return ['op', typeof author === 'string' ? author : toHex(author), String(seq).padStart(12, '0'), typeof id === 'string' ? id : toHex(id)]
-}
+export { opKey }
 const GENESIS_KEY = ['genesis']
 const OTHER_GRID = 'the op belongs to another grid'
+/** The latest snapshot of the state (see snapshot.ts), with the journal counter it covers. */
+export const SNAPSHOT_KEY: StorageKey = ['snapshot']
+/** `['journal', n]` -> the storage key (JSON) of the n-th op stored after a snapshot was first taken. */
+export const JOURNAL_PREFIX: StorageKey = ['journal']
+export function journalKey (n: number): string[] {
+  return ['journal', String(n).padStart(16, '0')]
+}
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder()
 
 export class Ledger {
   readonly storage: StorageAdapter
@@ -51,20 +74,29 @@ export class Ledger {
   readonly genesis: DecodedOp
   #state: LedgerState
   readonly #maxPending: number
+  readonly #snapshotEvery: number
   readonly #listeners: OpListener[] = []
   #rebuilds = 0
   #queue: Promise<void> = Promise.resolve()
+  /** The last journal counter written (or covered by the snapshot). */
+  #journal = 0
+  /** Ops stored since the last snapshot. */
+  #sinceSnapshot = 0
+  /** Whether storage may hold a snapshot: from then on every stored op is journaled. */
+  #hasSnapshot = false
+  #lastLoad: LoadReport = { from: 'replay', decoded: 0 }
 
-  private constructor (genesis: DecodedOp, storage: StorageAdapter, verifier: SignatureVerifier, batchVerifier: BatchVerifier | undefined, maxPending: number) {
+  private constructor (genesis: DecodedOp, storage: StorageAdapter, verifier: SignatureVerifier, batchVerifier: BatchVerifier | undefined, maxPending: number, snapshotEvery: number) {
     this.genesis = genesis
     this.batchVerifier = batchVerifier
     this.storage = storage
     this.verifier = verifier
     this.#maxPending = maxPending
+    this.#snapshotEvery = snapshotEvery
     this.#state = this.#freshState()
   }
 
-  /** Opens the ledger of a grid, replaying whatever the storage holds. */
+  /** Opens the ledger of a grid: restores its snapshot and the ops stored since, or replays every stored op. */
   static async open (init: LedgerInit): Promise<Ledger> {
     const storage = init.storage ?? new MemoryStorage()
     const verifier = init.verifier ?? nobleVerifier
@@ -80,8 +112,10 @@ export class Ledger {
       if (!verifier.verify(genesis.op.sig, genesis.id, genesis.op.author)) throw new SignatureError('genesis: signature does not verify')
       await storage.saveBatch([{ key: GENESIS_KEY, data: genesis.bytes }])
     }
-    const ledger = new Ledger(genesis, storage, verifier, init.batchVerifier, init.maxPending ?? 100_000)
-    await ledger.#replay()
+    const snapshotEvery = init.snapshotEvery ?? 50_000
+    if (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 0) throw new RangeError('snapshotEvery: expected a non-negative integer')
+    const ledger = new Ledger(genesis, storage, verifier, init.batchVerifier, init.maxPending ?? 100_000, snapshotEvery)
+    await ledger.#load()
     return ledger
   }
 
@@ -96,6 +130,11 @@ export class Ledger {
   /** How many times an equivocation made the ledger replay its ops. */
   get rebuilds (): number {
     return this.#rebuilds
+  }
+
+  /** How the state was last loaded from storage (at open, or after a failed write). */
+  get lastLoad (): LoadReport {
+    return this.#lastLoad
   }
 
   stateHash (): string {
@@ -118,7 +157,19 @@ export class Ledger {
    */
   async applyBatch (batch: readonly Uint8Array[]): Promise<IngestResult[]> {
     // One batch at a time: a replay must never drop ops another batch applied but has not stored yet.
-    const run = this.#queue.then(async () => await this.#applyBatch(batch))
+    return await this.#serialized(async () => await this.#applyBatch(batch))
+  }
+
+  /**
+   * Writes a snapshot of the state (covering every op stored so far), then removes the journal it
+   * covers. Runs between batches. Resolves to the snapshot's size in bytes.
+   */
+  async snapshot (): Promise<number> {
+    return await this.#serialized(async () => await this.#snapshot())
+  }
+
+  async #serialized<T> (task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task)
     this.#queue = run.then(() => undefined, () => undefined)
     return await run
   }
@@ -175,28 +226,61 @@ export class Ledger {
     } finally {
       stop()
     }
-    // 4. Durable before acknowledged: one atomic write for the whole batch.
+    // 4. Durable before acknowledged: one atomic write for the whole batch, with its journal entries
+    // once a snapshot exists (the ops stored after it, in the order they were added).
     try {
-      if (fresh.length > 0) await this.storage.saveBatch(fresh)
+      if (fresh.length > 0) {
+        const journal = this.#hasSnapshot
+          ? fresh.map((e, i): StorageEntry => ({ key: journalKey(this.#journal + 1 + i), data: utf8.encode(JSON.stringify(e.key)) }))
+          : []
+        await this.storage.saveBatch(journal.length > 0 ? [...fresh, ...journal] : fresh)
+        this.#journal += journal.length
+        this.#sinceSnapshot += fresh.length
+      }
     } catch (err) {
-      await this.#replay()
+      await this.#load()
       throw err
     }
     if (replay) {
-      await this.#replay()
+      const replayed = await this.#replay()
       for (let i = 0; i < results.length; i++) {
         const r = results[i] as IngestResult | AddResult
         if (r.status === 'conflict') results[i] = this.#settle(r)
       }
+      // A snapshot taken under the old fork resolution must not stand: replace it.
+      await this.#afterReplay(replayed)
+    } else if (this.#snapshotEvery > 0 && this.#sinceSnapshot >= this.#snapshotEvery) {
+      await this.#snapshotQuietly()
     }
     const final = results as IngestResult[]
     for (const r of [...final, ...unblocked]) for (const l of this.#listeners) l(r)
     return final
   }
 
+  async #snapshot (): Promise<number> {
+    // Journal from now on, even if this write fails: a snapshot that did land must be followed.
+    this.#hasSnapshot = true
+    const covers = this.#journal
+    const bytes = encodeSnapshot(this.#state, { journal: covers })
+    await this.storage.saveBatch([{ key: SNAPSHOT_KEY, data: bytes }])
+    this.#sinceSnapshot = 0
+    // Every journal entry now is covered (batches wait for this); a crash before this removal leaves
+    // entries that opening skips, as their counters are at most `covers`.
+    await this.storage.removeRange(JOURNAL_PREFIX)
+    return bytes.length
+  }
+
+  /** Automatic snapshots: the ops are stored already, so a failed snapshot costs only a slower open. */
+  async #snapshotQuietly (): Promise<void> {
+    try {
+      await this.#snapshot()
+    } catch {
+      this.#sinceSnapshot = 0 // try again after as many ops
+    }
+  }
+
   #liftsAFork (account: PublicKey, seq: number): boolean {
-    const hex = toHex(account)
-    return this.#state.equivocations.some(e => e.author === hex && e.seq === seq)
+    return liftsAFork(this.#state, account, seq)
   }
 
   #settle (r: Extract<AddResult, { status: 'conflict' }>): IngestResult {
@@ -210,30 +294,152 @@ export class Ledger {
     }
   }
 
-  #freshState (forks?: ForkResolution): LedgerState {
-    return new LedgerState(this.genesis, { forks, maxPending: this.#maxPending })
+  #freshState (forks?: ForkResolution, maxPending = this.#maxPending): LedgerState {
+    return new LedgerState(this.genesis, { forks, maxPending })
   }
 
-  /** Rebuilds the state from storage: once plainly, and again under a fork resolution if any fork shows. */
-  async #replay (): Promise<void> {
-    const entries = await this.storage.loadRange(['op'])
-    const ops: DecodedOp[] = []
-    for (const { data } of entries) {
+  /** Loads the state from storage: the snapshot and the journal when they are usable, else a full replay. */
+  async #load (): Promise<void> {
+    const journal = await this.#readJournal()
+    const snapshot = await this.storage.load(SNAPSHOT_KEY)
+    this.#hasSnapshot = snapshot !== undefined
+    let refused: string | undefined
+    if (snapshot !== undefined) {
+      const restored = await this.#restore(snapshot, journal)
+      if (typeof restored !== 'string') {
+        this.#state = restored.state
+        this.#sinceSnapshot = restored.journaled
+        this.#lastLoad = { from: 'snapshot', decoded: restored.decoded }
+        return
+      }
+      refused = restored
+    }
+    const decoded = await this.#replay()
+    this.#lastLoad = refused === undefined ? { from: 'replay', decoded } : { from: 'replay', decoded, snapshotRefused: refused }
+    await this.#afterReplay(decoded)
+  }
+
+  /**
+   * After a full replay: a snapshot in storage (stale, or refused) is replaced; otherwise the replayed
+   * ops count as new ones towards the next snapshot.
+   */
+  async #afterReplay (unsnapshotted: number): Promise<void> {
+    this.#sinceSnapshot = unsnapshotted
+    if (this.#hasSnapshot || (this.#snapshotEvery > 0 && unsnapshotted >= this.#snapshotEvery)) await this.#snapshotQuietly()
+  }
+
+  /** The journal, in order; sets the journal counter past every entry. */
+  async #readJournal (): Promise<Array<{ n: number, key: string[] }>> {
+    const out: Array<{ n: number, key: string[] }> = []
+    for (const { key, data } of await this.storage.loadRange(JOURNAL_PREFIX)) {
+      const n = Number(key[1])
+      if (!Number.isSafeInteger(n)) continue
+      this.#journal = Math.max(this.#journal, n)
       try {
-        ops.push(decodeOp(data))
+        const opKey = JSON.parse(fromUtf8.decode(data)) as unknown
+        if (Array.isArray(opKey) && opKey.every(s => typeof s === 'string')) out.push({ n, key: opKey as string[] })
       } catch {
-        // A stored op that no longer decodes was never acknowledged in this form; skip it.
+        // A journal entry that does not parse names no op; the op itself is still in storage.
       }
     }
-    let state = this.#freshState()
+    return out
+  }
+
+  /**
+   * The snapshot's state plus the ops journaled after it, or why that cannot be used (then the caller
+   * replays): a torn or corrupted snapshot, a held op missing from storage, or a journaled op that
+   * changes the fork resolution (which only a full replay settles).
+   */
+  async #restore (bytes: Uint8Array, journal: Array<{ n: number, key: string[] }>): Promise<{ state: LedgerState, decoded: number, journaled: number } | string> {
+    let snapshot: Snapshot
+    try {
+      snapshot = Snapshot.open(bytes)
+    } catch (err) {
+      if (err instanceof SnapshotError) return err.message
+      throw err
+    }
+    if (!bytesEqual(snapshot.gridId, this.genesis.id)) return 'snapshot: of another grid'
+    this.#journal = Math.max(this.#journal, snapshot.journal)
+    const held = new Map<string, DecodedOp>()
+    for (const key of snapshot.opKeys) {
+      const data = await this.storage.load(key)
+      if (data === undefined) return `snapshot: ${key.join('/')} is not in storage`
+      try {
+        held.set(key.join('/'), decodeOp(data))
+      } catch {
+        return `snapshot: ${key.join('/')} does not decode`
+      }
+    }
+    let state: LedgerState
+    try {
+      // Stored ops were acknowledged: they are held whatever the pending bound (which holds again after).
+      state = snapshot.restore(this.genesis, { maxPending: Number.POSITIVE_INFINITY, opAt: key => held.get(key.join('/')) })
+    } catch (err) {
+      if (err instanceof SnapshotError) return err.message
+      throw err
+    }
+    let decoded = held.size
+    let journaled = 0
+    for (const { n, key } of journal) {
+      if (n <= snapshot.journal) continue // covered: the snapshot was written, its journal not yet removed
+      journaled++
+      const data = await this.storage.load(key)
+      if (data === undefined) continue
+      let op: DecodedOp
+      try {
+        op = decodeOp(data)
+      } catch {
+        continue // as in a replay: never acknowledged in this form
+      }
+      decoded++
+      const result = state.add(op)
+      if (result.status === 'conflict') return 'journal: an equivocation the snapshot does not resolve'
+      if (result.status === 'applied' && result.op.kind === 'unfreeze' && liftsAFork(state, result.op.body.account, result.op.body.seq)) {
+        return 'journal: an unfreeze the snapshot does not resolve'
+      }
+    }
+    state.maxPending = this.#maxPending
+    return { state, decoded, journaled }
+  }
+
+  /**
+   * Rebuilds the state from every stored op: once plainly, and again under a fork resolution if any
+   * fork shows. The plain pass decodes and adds op by op, holding no decoded op it does not keep.
+   */
+  async #replay (): Promise<number> {
+    const stored = (await this.storage.loadRange(['op'])).map(e => e.data)
+    const decode = (data: Uint8Array): DecodedOp | undefined => {
+      try {
+        return decodeOp(data)
+      } catch {
+        return undefined // a stored op that no longer decodes was never acknowledged in this form
+      }
+    }
+    // Every stored op was acknowledged within the pending bound, but storage order (by author) is not
+    // causal: far more ops wait on the way than ever did at once. The bound holds again afterwards.
+    let state = this.#freshState(undefined, Number.POSITIVE_INFINITY)
+    let decoded = 0
     let conflicted = false
-    for (const op of ops) if (state.add(op).status === 'conflict') { conflicted = true; break }
+    for (const data of stored) {
+      const op = decode(data)
+      if (op === undefined) continue
+      decoded++
+      if (state.add(op).status === 'conflict') { conflicted = true; break }
+    }
     if (conflicted) {
-      state = this.#freshState(this.#resolve(ops))
+      const ops: DecodedOp[] = []
+      for (const data of stored) {
+        const op = decode(data)
+        if (op !== undefined) ops.push(op)
+      }
+      state = this.#freshState(this.#resolve(ops), Number.POSITIVE_INFINITY)
       for (const op of ops) state.add(op)
+      decoded = ops.length
       this.#rebuilds++
     }
+    state.maxPending = this.#maxPending
     this.#state = state
+    return decoded
   }
 
   #resolve (ops: DecodedOp[]): ForkResolution {
@@ -252,4 +458,10 @@ export class Ledger {
     }
     return forks
   }
+}
+
+/** Whether an unfreeze of (account, seq) lifts a fork the state knows: the fork resolution changes. */
+function liftsAFork (state: LedgerState, account: PublicKey, seq: number): boolean {
+  const hex = toHex(account)
+  return state.equivocations.some(e => e.author === hex && e.seq === seq)
 }

@@ -12,14 +12,14 @@ import {
   type DecodedOp, type FundingWindow, type GenesisBody, type OpId, type PublicKey, type ReceiptBody,
   type RegisterBody, type SignedOp, type SignedOpOf
 } from '@microgrid/protocol'
-import type { ForkResolution } from './forks.ts'
+import type { Equivocation, ForkResolution } from './forks.ts'
 import { maxWhFor, reject, RuleViolation, whForPayment, type RejectCode } from './rules.ts'
 
 export const OpStatus = { accepted: 1, rejected: 2 } as const
 
-type Role = 'producer' | 'generation-meter' | 'consumer' | 'utility'
+export type Role = 'producer' | 'generation-meter' | 'consumer' | 'utility'
 
-interface Registration {
+export interface Registration {
   role: Role
   registrar: number
   seq: number
@@ -28,7 +28,7 @@ interface Registration {
   body: RegisterBody
 }
 
-interface CreditList {
+export interface CreditList {
   seqs: number[]
   cumulative: number[]
   /** Running total of the credits that may only be burned (value given to a device as a device). */
@@ -37,12 +37,12 @@ interface CreditList {
   windows: (FundingWindow | null)[]
 }
 
-interface WindowAllocation extends FundingWindow {
+export interface WindowAllocation extends FundingWindow {
   remaining: number
 }
 
 /** What settlement needs of a receipt, by chain index rather than key, to keep the heap small. */
-interface Receipt {
+export interface Receipt {
   payer: number
   payee: number
   contract: ReceiptBody['contract']
@@ -130,6 +130,51 @@ export class PendingLimitError extends RangeError {
   override readonly name = 'PendingLimitError'
 }
 
+/**
+ * Everything a LedgerState holds besides its genesis and options, as the state's own structures: what
+ * a snapshot writes (`LedgerState.parts`, live and read-only) and restores (`LedgerState.restore`,
+ * which takes ownership). Slots are `${author hex}:${seq}`.
+ */
+export interface LedgerStateParts {
+  /** Every chain, `chains[i].idx === i`. */
+  chains: Chain[]
+  /** Registrations by registered chain index, in the order made. */
+  registrations: Map<number, Registration[]>
+  /** Accepted receipts by `${oracle index}:${seq}`. */
+  receipts: Map<string, Receipt>
+  /** Settled payments, `${oracle index}:${payment id}` -> id of the settling transfer. */
+  settled: Map<string, OpId>
+  /** Pending ops by the slot they wait for (the pending set is exactly these lists). */
+  waiting: Map<string, DecodedOp[]>
+  /** Ops of frozen authors, by their own slot. */
+  frozenOps: Map<string, DecodedOp>
+  /** Ids of void ops (losing branches, orphans) by their slot. */
+  voidSlots: Map<string, OpId[]>
+  /** From the fork resolution the state was built under: ids (hex) on losing branches, and the forks. */
+  voidIds: ReadonlySet<string>
+  equivocations: Equivocation[]
+  /** (chain index, seq) of every decided op, in the order decided. */
+  order: Uint32Array
+  minted: number
+  burned: number
+}
+
+/** The same structures, as `LedgerState.parts` lends them: to read, never to change. */
+export interface LedgerStatePartsView {
+  readonly chains: readonly Chain[]
+  readonly registrations: ReadonlyMap<number, readonly Registration[]>
+  readonly receipts: ReadonlyMap<string, Receipt>
+  readonly settled: ReadonlyMap<string, OpId>
+  readonly waiting: ReadonlyMap<string, readonly DecodedOp[]>
+  readonly frozenOps: ReadonlyMap<string, DecodedOp>
+  readonly voidSlots: ReadonlyMap<string, readonly OpId[]>
+  readonly voidIds: ReadonlySet<string>
+  readonly equivocations: readonly Equivocation[]
+  readonly order: Uint32Array
+  readonly minted: number
+  readonly burned: number
+}
+
 export class LedgerState {
   readonly gridId: OpId
   readonly genesis: GenesisBody
@@ -137,19 +182,19 @@ export class LedgerState {
   readonly #byHex = new Map<string, Chain>()
   readonly #registrars = new Set<number>()
   readonly #oracles = new Set<number>()
-  readonly #registrations = new Map<number, Registration[]>()
-  readonly #receipts = new Map<string, Receipt>()
-  readonly #settled = new Map<string, OpId>()
+  #registrations = new Map<number, Registration[]>()
+  #receipts = new Map<string, Receipt>()
+  #settled = new Map<string, OpId>()
   /** Pending ops by the slot they wait for (`author:seq`), and by their own slot. */
-  readonly #waiting = new Map<string, DecodedOp[]>()
+  #waiting = new Map<string, DecodedOp[]>()
   readonly #pending = new Map<string, DecodedOp>()
   /** Ops seen but not applied: losing branches and orphans (by `author:seq` -> ids). */
-  readonly #voidSlots = new Map<string, OpId[]>()
-  readonly #frozenOps = new Map<string, DecodedOp>()
+  #voidSlots = new Map<string, OpId[]>()
+  #frozenOps = new Map<string, DecodedOp>()
   readonly #voidIds: ReadonlySet<string>
   /** The op that stands at each known fork (hex ids). */
   readonly #survivors: ReadonlySet<string>
-  readonly #maxPending: number
+  #maxPending: number
   readonly #listeners: DecidedListener[] = []
   minted = 0
   burned = 0
@@ -173,6 +218,75 @@ export class LedgerState {
     author.push(genesis.id, OpStatus.accepted)
   }
 
+  /**
+   * A state as it was, from its parts (see `parts`): the inverse of reading them, for snapshots. Takes
+   * ownership of the structures given. The rules are not run: the parts must come from a state built
+   * on the same genesis.
+   */
+  static restore (genesis: DecodedOp, parts: LedgerStateParts, options: { maxPending?: number } = {}): LedgerState {
+    const frozenFrom = new Map<string, number>()
+    for (const c of parts.chains) if (Number.isFinite(c.frozenFrom)) frozenFrom.set(c.hex, c.frozenFrom)
+    const forks: ForkResolution = { void: new Set(parts.voidIds), frozenFrom, equivocations: parts.equivocations }
+    const state = new LedgerState(genesis, { forks, maxPending: options.maxPending })
+    state.#install(genesis, parts)
+    return state
+  }
+
+  #install (genesis: DecodedOp, parts: LedgerStateParts): void {
+    this.chains.length = 0
+    this.#byHex.clear()
+    for (const c of parts.chains) {
+      if (c.idx !== this.chains.length) throw new RangeError(`chain ${c.idx} restored at index ${this.chains.length}`)
+      this.chains.push(c)
+      this.#byHex.set(c.hex, c)
+    }
+    const author = this.findChain(genesis.op.author)
+    if (author === undefined || author.length === 0 || !bytesEqual(author.idAt(0), genesis.id)) {
+      throw new RangeError('the restored chains do not start from this genesis')
+    }
+    this.#registrars.clear()
+    this.#oracles.clear()
+    for (const k of this.genesis.registrars) this.#registrars.add(this.chain(k).idx)
+    for (const k of this.genesis.oracles) this.#oracles.add(this.chain(k).idx)
+    this.#registrations = parts.registrations
+    this.#receipts = parts.receipts
+    this.#settled = parts.settled
+    this.#waiting = parts.waiting
+    this.#pending.clear()
+    for (const list of parts.waiting.values()) {
+      for (const d of list) this.#pending.set(`${toHex(d.op.author)}:${d.op.seq}`, d)
+    }
+    this.#frozenOps = parts.frozenOps
+    this.#voidSlots = parts.voidSlots
+    const order = new Uint32Array(Math.max(1024, parts.order.length + (parts.order.length >>> 3)))
+    order.set(parts.order)
+    this.#order = order
+    this.#orderLength = parts.order.length
+    this.minted = parts.minted
+    this.burned = parts.burned
+  }
+
+  /**
+   * The state's own structures, for a snapshot: live, to read and never to change. Chains, maps and
+   * lists are the state's; `order` is a view of its decision log.
+   */
+  parts (): LedgerStatePartsView {
+    return {
+      chains: this.chains,
+      registrations: this.#registrations,
+      receipts: this.#receipts,
+      settled: this.#settled,
+      waiting: this.#waiting,
+      frozenOps: this.#frozenOps,
+      voidSlots: this.#voidSlots,
+      voidIds: this.#voidIds,
+      equivocations: this.equivocations,
+      order: this.#order.subarray(0, this.#orderLength),
+      minted: this.minted,
+      burned: this.burned
+    }
+  }
+
   onDecided (listener: DecidedListener): () => void {
     this.#listeners.push(listener)
     return () => { this.#listeners.splice(this.#listeners.indexOf(listener), 1) }
@@ -194,6 +308,18 @@ export class LedgerState {
 
   findChain (key: PublicKey): Chain | undefined {
     return this.#byHex.get(toHex(key))
+  }
+
+  /**
+   * Upper bound on the pending set: `add` throws `PendingLimitError` beyond it. A replay of stored ops
+   * (acknowledged within the bound, but replayed in storage order) lifts it while it runs.
+   */
+  get maxPending (): number {
+    return this.#maxPending
+  }
+
+  set maxPending (n: number) {
+    this.#maxPending = n
   }
 
   get pendingCount (): number {

@@ -3,7 +3,14 @@
  * every key that starts with a prefix. `saveBatch` is atomic: after a crash either every entry of a
  * batch is there or none is, which is what lets a node acknowledge an op only once it is durable.
  */
+import { toHex } from '@microgrid/protocol'
+
 export type StorageKey = readonly string[]
+
+/** Storage layout of the ledger: one entry per op, keyed so an author's chain reads back in seq order. */
+export function opKey (author: Uint8Array | string, seq: number, id: Uint8Array | string): string[] {
+  return ['op', typeof author === 'string' ? author : toHex(author), String(seq).padStart(12, '0'), typeof id === 'string' ? id : toHex(id)]
+}
 
 export interface StorageEntry {
   key: StorageKey
@@ -80,16 +87,28 @@ export class MemoryStorage implements StorageAdapter {
 
   async loadRange (prefix: StorageKey): Promise<StorageEntry[]> {
     checkKey(prefix, true)
+    const matches = prefixMatcher(prefix)
     const out: StorageEntry[] = []
     for (const [text, data] of this.#entries) {
-      const key = JSON.parse(text) as string[]
-      if (hasPrefix(key, prefix)) out.push({ key, data: data.slice() })
+      if (matches(text)) out.push({ key: JSON.parse(text) as string[], data: data.slice() })
     }
     return out.sort((a, b) => compareKeys(a.key, b.key))
   }
 
   async removeRange (prefix: StorageKey): Promise<void> {
     checkKey(prefix, true)
-    for (const text of [...this.#entries.keys()]) if (hasPrefix(JSON.parse(text) as string[], prefix)) this.#entries.delete(text)
+    const matches = prefixMatcher(prefix)
+    for (const text of [...this.#entries.keys()]) if (matches(text)) this.#entries.delete(text)
   }
+}
+
+/**
+ * Whether a key's JSON text is that of a key starting with `prefix`, without parsing it: JSON text of
+ * a list of strings is canonical, so the prefix's text without its closing `]` must be followed by the
+ * next segment's `,` or by the key's own `]`.
+ */
+function prefixMatcher (prefix: StorageKey): (text: string) => boolean {
+  if (prefix.length === 0) return () => true
+  const open = JSON.stringify(prefix).slice(0, -1)
+  return text => text.startsWith(open) && (text.length === open.length + 1 || text.charCodeAt(open.length) === 0x2c)
 }
