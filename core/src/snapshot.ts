@@ -25,17 +25,17 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
   bytesEqual, DEVICE_CATEGORIES, toHex,
-  type DecodedOp, type DeviceCategory, type FundingWindow, type OpId, type RegisterBody
+  type DecodedOp, type DeviceCategory, type OpId, type RegisterBody
 } from '@microgrid/protocol'
 import type { Equivocation } from './forks.ts'
 import {
-  Chain, LedgerState,
+  Chain, LedgerState, RECEIPT_SPAN, receiptPosition,
   type CreditList, type LedgerStateParts, type Receipt, type Registration, type Role, type WindowAllocation
 } from './state.ts'
 import { opKey } from './storage.ts'
 
 /** The layout version this code writes and reads. */
-export const SNAPSHOT_FORMAT = 1
+export const SNAPSHOT_FORMAT = 2
 
 /** A snapshot that cannot be used: torn, corrupted, another format or grid, or an op it lists is missing. */
 export class SnapshotError extends Error {
@@ -356,18 +356,18 @@ export function encodeSnapshot (state: LedgerState, options: EncodeSnapshotOptio
   for (const c of chains) {
     for (const list of c.credits.values()) {
       const m = list.seqs.length
-      if (list.amounts.length !== m || list.cumulative.length !== m || list.cumulativeBurnOnly.length !== m || list.windows.length !== m) {
+      if (list.cumulative.length !== m || list.cumulativeBurnOnly.length !== m) {
         throw new RangeError('snapshot: a credit list is ragged')
       }
       let before = 0
       for (let i = 0; i < m; i++, e++) {
         creditSeqs[e] = list.seqs[i] as number
-        amounts[e] = list.amounts[i] as number
+        amounts[e] = (list.cumulative[i] as number) - (i > 0 ? list.cumulative[i - 1] as number : 0)
         const after = list.cumulativeBurnOnly[i] as number
         burnOnly[e] = after !== before ? 1 : 0
         before = after
-        const window = list.windows[i]
-        if (window != null) { windowAt.push(e); windowSpan.push(window.from, window.until) }
+        const window = list.windows?.get(i)
+        if (window !== undefined) { windowAt.push(e); windowSpan.push(window.from, window.until) }
       }
     }
   }
@@ -407,17 +407,15 @@ export function encodeSnapshot (state: LedgerState, options: EncodeSnapshotOptio
   const rContract = new Uint8Array(m)
   const rAmount = new Float64Array(m)
   let i = 0
-  for (const [key, r] of p.receipts) {
-    const at = key.indexOf(':')
-    rOracle[i] = Number(key.slice(0, at)); rSeq[i] = Number(key.slice(at + 1)); rPayer[i] = r.payer; rPayee[i] = r.payee
+  for (const [position, r] of p.receipts) {
+    rOracle[i] = Math.floor(position / RECEIPT_SPAN); rSeq[i] = position % RECEIPT_SPAN; rPayer[i] = r.payer; rPayee[i] = r.payee
     rContract[i] = CONTRACTS.indexOf(r.contract); rAmount[i] = r.amount
     w.str(r.paymentId)
     i++
   }
   w.u32s(rOracle); w.f64s(rSeq); w.u32s(rPayer); w.u32s(rPayee); w.u8s(rContract); w.f64s(rAmount)
   w.u32(p.settled.size)
-  for (const key of p.settled.keys()) w.str(key)
-  w.bytes(p.settled.size * 32, out => { let i = 0; for (const id of p.settled.values()) out.set(id, 32 * i++) })
+  w.f64s(Float64Array.from(p.settled))
 
   // Void slots and the fork resolution.
   const vIdx: number[] = []
@@ -695,22 +693,19 @@ export class Snapshot {
         const credits = (chains[i] as Chain).credits
         for (let endList = l + (listCounts[i] as number); l < endList; l++) {
           const m = listLength[l] as number
-          const list: CreditList = { seqs: new Array<number>(m), cumulative: new Array<number>(m), cumulativeBurnOnly: new Array<number>(m), amounts: new Array<number>(m), windows: new Array<FundingWindow | null>(m) }
+          const list: CreditList = { seqs: new Array<number>(m), cumulative: new Array<number>(m), cumulativeBurnOnly: new Array<number>(m), windows: null }
           let total = 0
           let totalBurnOnly = 0
           for (let j = 0; j < m; j++, e++) {
             const wh = amounts[e] as number
             list.seqs[j] = seqs[e] as number
-            list.amounts[j] = wh
             total += wh
             list.cumulative[j] = total
             if (burnOnly[e] === 1) totalBurnOnly += wh
             list.cumulativeBurnOnly[j] = totalBurnOnly
             if (windowAt[w] === e) {
-              list.windows[j] = { from: windowSpan[2 * w] as number, until: windowSpan[2 * w + 1] as number }
+              (list.windows ??= new Map()).set(j, { from: windowSpan[2 * w] as number, until: windowSpan[2 * w + 1] as number })
               w++
-            } else {
-              list.windows[j] = null
             }
           }
           credits.set(listTo[l] as number, list)
@@ -761,7 +756,7 @@ export class Snapshot {
     }
 
     // Receipts and settled payments.
-    const receipts = new Map<string, Receipt>()
+    const receipts = new Map<number, Receipt>()
     {
       const oracle = r.u32s()
       const m = oracle.length
@@ -773,16 +768,13 @@ export class Snapshot {
       for (let i = 0; i < m; i++) {
         const c = CONTRACTS[contract[i] as number]
         if (c === undefined) throw new SnapshotError('snapshot: receipt contract')
-        receipts.set(`${oracle[i] as number}:${seq[i] as number}`, { payer: payer[i] as number, payee: payee[i] as number, contract: c, amount: amount[i] as number, paymentId: r.str() })
+        receipts.set(receiptPosition(oracle[i] as number, seq[i] as number), { payer: payer[i] as number, payee: payee[i] as number, contract: c, amount: amount[i] as number, paymentId: r.str() })
       }
     }
-    const settled = new Map<string, OpId>()
+    const settled = new Set<number>()
     {
       const m = r.u32()
-      const keys: string[] = []
-      for (let i = 0; i < m; i++) keys.push(r.str())
-      const ids = r.bytes(m * 32).slice()
-      for (let i = 0; i < m; i++) settled.set(keys[i] as string, ids.subarray(i * 32, i * 32 + 32))
+      for (const position of r.f64s(m)) settled.add(position)
     }
 
     // Void slots and the fork resolution.

@@ -33,8 +33,8 @@ export interface CreditList {
   cumulative: number[]
   /** Running total of the credits that may only be burned (value given to a device as a device). */
   cumulativeBurnOnly: number[]
-  amounts: number[]
-  windows: (FundingWindow | null)[]
+  /** Funding windows of the credits that have one, by entry index. */
+  windows: Map<number, FundingWindow> | null
 }
 
 export interface WindowAllocation extends FundingWindow {
@@ -140,10 +140,10 @@ export interface LedgerStateParts {
   chains: Chain[]
   /** Registrations by registered chain index, in the order made. */
   registrations: Map<number, Registration[]>
-  /** Accepted receipts by `${oracle index}:${seq}`. */
-  receipts: Map<string, Receipt>
-  /** Settled payments, `${oracle index}:${payment id}` -> id of the settling transfer. */
-  settled: Map<string, OpId>
+  /** Accepted receipts by position (`receiptPosition(oracle index, seq)`). */
+  receipts: Map<number, Receipt>
+  /** Positions of the receipts a sale settled (a payment id is unique in its oracle's chain). */
+  settled: Set<number>
   /** Pending ops by the slot they wait for (the pending set is exactly these lists). */
   waiting: Map<string, DecodedOp[]>
   /** Ops of frozen authors, by their own slot. */
@@ -163,8 +163,8 @@ export interface LedgerStateParts {
 export interface LedgerStatePartsView {
   readonly chains: readonly Chain[]
   readonly registrations: ReadonlyMap<number, readonly Registration[]>
-  readonly receipts: ReadonlyMap<string, Receipt>
-  readonly settled: ReadonlyMap<string, OpId>
+  readonly receipts: ReadonlyMap<number, Receipt>
+  readonly settled: ReadonlySet<number>
   readonly waiting: ReadonlyMap<string, readonly DecodedOp[]>
   readonly frozenOps: ReadonlyMap<string, DecodedOp>
   readonly voidSlots: ReadonlyMap<string, readonly OpId[]>
@@ -183,8 +183,8 @@ export class LedgerState {
   readonly #registrars = new Set<number>()
   readonly #oracles = new Set<number>()
   #registrations = new Map<number, Registration[]>()
-  #receipts = new Map<string, Receipt>()
-  #settled = new Map<string, OpId>()
+  #receipts = new Map<number, Receipt>()
+  #settled = new Set<number>()
   /** Pending ops by the slot they wait for (`author:seq`), and by their own slot. */
   #waiting = new Map<string, DecodedOp[]>()
   readonly #pending = new Map<string, DecodedOp>()
@@ -495,20 +495,19 @@ export class LedgerState {
     to.declared += (list.cumulative[end - 1] as number) - (i > 0 ? list.cumulative[i - 1] as number : 0)
     to.burnOnly += (list.cumulativeBurnOnly[end - 1] as number) - (i > 0 ? list.cumulativeBurnOnly[i - 1] as number : 0)
     for (; i < end; i++) {
-      const window = list.windows[i]
-      if (window != null) (to.windows ??= []).push({ from: window.from, until: window.until, remaining: list.amounts[i] as number })
+      const window = list.windows?.get(i)
+      if (window !== undefined) (to.windows ??= []).push({ from: window.from, until: window.until, remaining: (list.cumulative[i] as number) - (i > 0 ? list.cumulative[i - 1] as number : 0) })
     }
   }
 
   #credit (from: Chain, seq: number, to: Chain, wh: number, window: FundingWindow | null, burnOnly: boolean): void {
     let list = from.credits.get(to.idx)
-    if (list === undefined) from.credits.set(to.idx, list = { seqs: [], cumulative: [], cumulativeBurnOnly: [], amounts: [], windows: [] })
+    if (list === undefined) from.credits.set(to.idx, list = { seqs: [], cumulative: [], cumulativeBurnOnly: [], windows: null })
     const total = (list.cumulative[list.cumulative.length - 1] ?? 0) + wh
     list.seqs.push(seq)
     list.cumulative.push(total)
     list.cumulativeBurnOnly.push((list.cumulativeBurnOnly[list.cumulativeBurnOnly.length - 1] ?? 0) + (burnOnly ? wh : 0))
-    list.amounts.push(wh)
-    list.windows.push(window)
+    if (window !== null) (list.windows ??= new Map()).set(list.seqs.length - 1, window)
     to.creditors.add(from.idx)
     to.balance += wh
   }
@@ -606,7 +605,7 @@ export class LedgerState {
     if (oracle.paymentIds.has(op.body.paymentId)) return reject('duplicate-payment', `payment ${op.body.paymentId} already has a receipt`)
     oracle.paymentIds.add(op.body.paymentId)
     const { payer, payee, contract, amount, paymentId } = op.body
-    this.#receipts.set(`${oracle.idx}:${op.seq}`, { payer: this.chain(payer).idx, payee: this.chain(payee).idx, contract, amount, paymentId })
+    this.#receipts.set(receiptPosition(oracle.idx, op.seq), { payer: this.chain(payer).idx, payee: this.chain(payee).idx, contract, amount, paymentId })
     return undefined
   }
 
@@ -618,7 +617,7 @@ export class LedgerState {
     if (this.registrationSeenBy(from, from)?.role === 'consumer') {
       return reject('consumer-burn-only', 'a consumer account only burns: value never leaves it otherwise')
     }
-    let settles: string | undefined
+    let settles: number | undefined
     if (body.contract === 'resident') {
       if (this.registrationSeenBy(from, to)?.role !== 'consumer') return reject('not-device', 'contract resident funds registered consumer devices only')
     } else {
@@ -633,17 +632,18 @@ export class LedgerState {
     from.balance -= body.wh
     const toDevice = body.contract === 'resident' || this.registrationSeenBy(from, to)?.role === 'consumer'
     this.#credit(from, op.seq, to, body.wh, body.window, toDevice)
-    if (settles !== undefined) this.#settled.set(settles, decoded.id)
+    if (settles !== undefined) this.#settled.add(settles)
     return undefined
   }
 
   /** Contracts wholesale-seller and retail-seller: the amount is fixed by the receipt and the seller's price. */
-  #sale ({ op }: DecodedOpOf<'transfer'>, seller: Chain, buyer: Chain): RuleViolation | string {
+  #sale ({ op }: DecodedOpOf<'transfer'>, seller: Chain, buyer: Chain): RuleViolation | number {
     const body = op.body
     if (body.receipt === null) return reject('not-a-receipt', 'a sale cites the receipt it settles')
     const oracle = this.chain(body.receipt[0])
     if (!this.#sees(seller, oracle.idx, body.receipt[1])) return reject('receipt-not-in-deps', 'the cited receipt is not within this op\'s deps')
-    const receipt = this.#receipts.get(`${oracle.idx}:${body.receipt[1]}`)
+    const key = receiptPosition(oracle.idx, body.receipt[1])
+    const receipt = this.#receipts.get(key)
     if (receipt === undefined) return reject('not-a-receipt', 'the cited op is not an accepted receipt')
     if (receipt.contract !== body.contract) return reject('wrong-contract', `the receipt is for ${receipt.contract}, not ${body.contract}`)
     if (receipt.payee !== seller.idx) return reject('wrong-payee', 'only the payee of a receipt settles it')
@@ -655,7 +655,6 @@ export class LedgerState {
     } else if (role !== 'producer' && role !== 'utility') {
       return reject('not-seller', 'retail sellers are registered utilities or producers')
     }
-    const key = `${oracle.idx}:${receipt.paymentId}`
     if (this.#settled.has(key)) return reject('already-settled', `payment ${receipt.paymentId} is already settled`)
     const price = body.contract === 'wholesale-seller' ? seller.wholesale : seller.retail
     if (price === null) return reject('no-price', `the seller has no ${body.contract === 'wholesale-seller' ? 'wholesale' : 'retail'} price`)
@@ -717,14 +716,19 @@ export class LedgerState {
     return this.findChain(key)?.balance ?? 0
   }
 
+  /** Whether a sale settled the oracle's receipt for `paymentId` (a scan: for views, not for rules). */
   isSettled (oracle: PublicKey, paymentId: string): boolean {
     const c = this.findChain(oracle)
-    return c !== undefined && this.#settled.has(`${c.idx}:${paymentId}`)
+    if (c === undefined) return false
+    for (const position of this.#settled) {
+      if (Math.floor(position / RECEIPT_SPAN) === c.idx && this.#receipts.get(position)?.paymentId === paymentId) return true
+    }
+    return false
   }
 
   receiptAt (oracle: PublicKey, seq: number): ReceiptBody | undefined {
     const c = this.findChain(oracle)
-    const r = c === undefined ? undefined : this.#receipts.get(`${c.idx}:${seq}`)
+    const r = c === undefined ? undefined : this.#receipts.get(receiptPosition(c.idx, seq))
     if (r === undefined) return undefined
     const key = (idx: number): PublicKey => (this.chains[idx] as Chain).key
     return { payer: key(r.payer), payee: key(r.payee), contract: r.contract, amount: r.amount, currency: this.genesis.currency, paymentId: r.paymentId }
@@ -786,4 +790,11 @@ function upperBound (sorted: number[], value: number): number {
     else hi = mid
   }
   return lo
+}
+
+/** Receipts are keyed by position: oracle chain index × 2^32 + seq, one number instead of a string. */
+export const RECEIPT_SPAN = 2 ** 32
+
+export function receiptPosition (oracle: number, seq: number): number {
+  return oracle * RECEIPT_SPAN + seq
 }

@@ -139,7 +139,7 @@ function portrait (state: LedgerState): unknown {
     registrations: [...p.registrations].map(([k, list]) => [k, list.map(r => ({ ...r, id: toHex(r.id), bodyFields: Object.keys(r.body), body: JSON.stringify(r.body, (_, v: unknown) => v instanceof Uint8Array ? toHex(v) : v) }))]),
     sharedBodies: [...p.registrations.values()].flat().map(r => [...p.registrations.values()].flat().filter(x => x.body === r.body).length),
     receipts: [...p.receipts],
-    settled: [...p.settled].map(([k, id]) => [k, toHex(id)]),
+    settled: [...p.settled].sort((a, b) => a - b),
     waiting: [...p.waiting].map(([slot, list]) => [slot, list.map(d => toHex(d.id))]),
     frozenOps: [...p.frozenOps].map(([slot, d]) => [slot, toHex(d.id)]),
     voidSlots: [...p.voidSlots].map(([slot, ids]) => [slot, ids.map(toHex)]),
