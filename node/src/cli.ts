@@ -5,11 +5,12 @@
  *   microgrid node --data <dir> [--genesis <file>] [--listen <multiaddr>]… [--peer <multiaddr|invite>]…
  *                  [--bootstrap <multiaddr>]… [--no-mdns] [--relay] [--webrtc]
  *   microgrid status --data <dir>
+ *   microgrid genesis --name <grid name> --currency <ISO 4217> --keys <dir> --out <file>
  */
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { gridIdText } from '@microgrid/protocol'
+import { OpDecodeError, accountId, fromHex, generateKeyPair, gridIdText, keySigner, signOp, toHex } from '@microgrid/protocol'
 import { Ledger } from '@microgrid/core'
 import { MicrogridNode } from './node.ts'
 import { SqliteStorage } from './sqlite-storage.ts'
@@ -17,7 +18,8 @@ import { SqliteStorage } from './sqlite-storage.ts'
 const USAGE = `usage:
   microgrid node --data <dir> [--genesis <file>] [--listen <multiaddr>]... [--peer <multiaddr|invite>]...
                  [--bootstrap <multiaddr>]... [--no-mdns] [--relay] [--webrtc]
-  microgrid status --data <dir>`
+  microgrid status --data <dir>
+  microgrid genesis --name <grid name> --currency <ISO 4217> --keys <dir> --out <file>`
 
 export class UsageError extends Error {
   override readonly name = 'UsageError'
@@ -40,8 +42,51 @@ const OPTIONS = {
   'no-mdns': { type: 'boolean' },
   relay: { type: 'boolean' },
   webrtc: { type: 'boolean' },
+  name: { type: 'string' },
+  currency: { type: 'string' },
+  keys: { type: 'string' },
+  out: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
+
+/** A secret key kept as hex in a 0600 file: read it, or make it when there is none. */
+async function keyFile (path: string): Promise<Uint8Array> {
+  try {
+    return fromHex((await readFile(path, 'utf8')).trim())
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`${path}: ${(err as Error).message}`)
+  }
+  const { secretKey } = generateKeyPair()
+  await writeFile(path, toHex(secretKey) + '\n', { mode: 0o600, flag: 'wx' })
+  return secretKey
+}
+
+/** Writes a new grid's genesis op, with a registrar and a payment-oracle key made (or reused) in `keys`. */
+async function makeGenesis (values: { name?: string, currency?: string, keys?: string, out?: string }, out: (line: string) => void): Promise<void> {
+  if (values.name === undefined || values.currency === undefined || values.keys === undefined || values.out === undefined) {
+    throw new UsageError('genesis needs --name, --currency, --keys and --out')
+  }
+  await mkdir(values.keys, { recursive: true, mode: 0o700 })
+  const registrar = keySigner(await keyFile(join(values.keys, 'registrar.key')))
+  const oracle = keySigner(await keyFile(join(values.keys, 'oracle.key')))
+  let signed
+  try {
+    signed = signOp({
+      v: 1, grid: null, kind: 'genesis', author: registrar.publicKey, seq: 0, prev: null, deps: [], ts: Date.now(),
+      body: { name: values.name, currency: values.currency, registrars: [registrar.publicKey], oracles: [oracle.publicKey], policy: { friendlyCreditHours: [] } }
+    }, registrar)
+  } catch (err) {
+    if (err instanceof OpDecodeError) throw new UsageError(`genesis: ${err.message}`)
+    throw err
+  }
+  await writeFile(values.out, signed.bytes, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`--out: cannot write ${values.out} (${err.code ?? err.message})`)
+  })
+  out(`grid      ${gridIdText(signed.id)}`)
+  out(`registrar ${accountId(registrar.publicKey)} (key in ${join(values.keys, 'registrar.key')})`)
+  out(`oracle    ${accountId(oracle.publicKey)} (key in ${join(values.keys, 'oracle.key')})`)
+  out(`genesis   ${values.out}`)
+}
 
 export async function main (args: string[], out: (line: string) => void): Promise<MicrogridNode | undefined> {
   const { values, positionals } = parse(args)
@@ -51,6 +96,10 @@ export async function main (args: string[], out: (line: string) => void): Promis
     return undefined
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument: ${positionals[1]}`)
+  if (command === 'genesis') {
+    await makeGenesis(values, out)
+    return undefined
+  }
   if (values.data === undefined) throw new UsageError('--data <dir> is required: where the node keeps its ledger and peer key')
   if (command === 'status') {
     const storage = SqliteStorage.open(join(values.data, 'ledger.sqlite'))
