@@ -22,9 +22,8 @@
  *            receipts, settled payments, void slots, the fork resolution, the decision order, an end
  *            mark, and last the string table (UTF-16 lengths, then all strings as one UTF-8 blob).
  */
-import { sha256 } from '@noble/hashes/sha2.js'
 import {
-  bytesEqual, DEVICE_CATEGORIES, toHex,
+  bytesEqual, DEVICE_CATEGORIES, sha256Digest, toHex,
   type DecodedOp, type DeviceCategory, type OpId, type RegisterBody
 } from '@microgrid/protocol'
 import type { Equivocation } from './forks.ts'
@@ -73,14 +72,6 @@ const PAYMENT_IDS_NULL = 16
 /** Scalar columns per chain: lastTs, balance, declared, spent, burnOnly, reading, readingTs, wholesale, retail, frozenFrom. */
 const SCALARS = 10
 const HOST_LE = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
-
-const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as
-  { createHash: (alg: string) => { update: (b: Uint8Array) => { digest: () => Uint8Array } } } | undefined
-function digest (bytes: Uint8Array): Uint8Array {
-  if (nodeCrypto === undefined) return sha256(bytes)
-  const out = nodeCrypto.createHash('sha256').update(bytes).digest()
-  return new Uint8Array(out.buffer as ArrayBuffer, out.byteOffset, out.byteLength)
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Writer and reader
@@ -453,7 +444,7 @@ export function encodeSnapshot (state: LedgerState, options: EncodeSnapshotOptio
   view.setUint32(8, BOM, HOST_LE)
   view.setUint32(12, 0, true)
   view.setFloat64(16, w.pos - HEADER, true)
-  out.set(digest(out.subarray(HEADER)), 24)
+  out.set(sha256Digest(out.subarray(HEADER)), 24)
   return out
 }
 
@@ -495,7 +486,7 @@ export class Snapshot {
     const length = view.getFloat64(16, true)
     if (length !== bytes.length - HEADER) throw new SnapshotError(`snapshot: ${bytes.length - HEADER} payload bytes, the header says ${length}`)
     let payload = bytes.subarray(HEADER)
-    if (!bytesEqual(digest(payload), bytes.subarray(24, HEADER))) throw new SnapshotError('snapshot: checksum mismatch')
+    if (!bytesEqual(sha256Digest(payload), bytes.subarray(24, HEADER))) throw new SnapshotError('snapshot: checksum mismatch')
     if (payload.byteOffset % 8 !== 0) payload = payload.slice() // typed views need aligned offsets
     const r = new Reader(payload)
     try {

@@ -21,10 +21,10 @@ export function encodeSignedOp (op: SignedOp): Uint8Array {
   return dagCbor.encode({ ...unsignedFields(op), sig: op.sig })
 }
 
-/** sha256 through node:crypto where the runtime has it (same bytes, a third of the time), noble elsewhere. */
 const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as
   { createHash: (alg: string) => { update: (b: Uint8Array) => { digest: () => Uint8Array } } } | undefined
-function digest (bytes: Uint8Array): Uint8Array {
+/** sha256 through node:crypto where the runtime has it (same bytes, a third of the time), noble elsewhere. */
+export function sha256Digest (bytes: Uint8Array): Uint8Array {
   if (nodeCrypto === undefined) return sha256(bytes)
   const out = nodeCrypto.createHash('sha256').update(bytes).digest()
   return new Uint8Array(out.buffer as ArrayBuffer, out.byteOffset, out.byteLength)
@@ -32,7 +32,7 @@ function digest (bytes: Uint8Array): Uint8Array {
 
 /** The op id: sha256 of the unsigned canonical encoding. */
 export function opId (op: UnsignedOp): OpId {
-  return digest(encodeUnsignedOp(op))
+  return sha256Digest(encodeUnsignedOp(op))
 }
 
 /** Bytes of a CBOR unsigned integer head for `n` (major type 0). */
@@ -84,5 +84,5 @@ export function decodeOp (bytes: Uint8Array): DecodedOp {
   if (!isCanonicalSigned(bytes, unsigned, op) && !bytesEqual(encodeSignedOp(op), bytes)) {
     throw new OpDecodeError('op', 'the canonical encoding of its fields')
   }
-  return { op, id: digest(unsigned), bytes }
+  return { op, id: sha256Digest(unsigned), bytes }
 }
