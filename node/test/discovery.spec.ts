@@ -1,17 +1,11 @@
 import { afterAll, expect, it } from 'vitest'
 import { MicrogridNode } from '@microgrid/node'
 import { Island } from '@microgrid/core/testing'
+import { waitFor } from './cluster.ts'
 
 const nodes: MicrogridNode[] = []
 afterAll(async () => { await Promise.all(nodes.map(async n => await n.stop())) })
 
-async function until (check: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
 
 it('dials its bootstrap peers on start and syncs from them', async () => {
   const isl = new Island({ seed: 'bootstrap', producers: 1, households: 1, residents: 1 })
@@ -21,7 +15,7 @@ it('dials its bootstrap peers on start and syncs from them', async () => {
   await a.ledger.applyBatch(isl.ops)
   const b = await MicrogridNode.start({ genesis: isl.genesis, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [a.multiaddrs[0]!.toString()] })
   nodes.push(b)
-  await until(() => b.stateHash() === a.stateHash())
+  await waitFor(() => b.stateHash() === a.stateHash())
   expect(b.libp2p.getPeers().map(String)).toContain(a.peerId)
 })
 
@@ -33,5 +27,5 @@ it('finds a neighbour on the LAN with mDNS, with no address given', async () => 
   await a.ledger.applyBatch(isl.ops)
   const b = await MicrogridNode.start({ genesis: isl.genesis, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: true })
   nodes.push(b)
-  await until(() => b.stateHash() === a.stateHash(), 20_000)
+  await waitFor(() => b.stateHash() === a.stateHash(), { timeoutMs: 20_000 })
 })

@@ -2,17 +2,11 @@ import { afterAll, expect, it } from 'vitest'
 import { MicrogridNode } from '@microgrid/node'
 import { stateHash } from '@microgrid/core'
 import { Island } from '@microgrid/core/testing'
+import { waitFor } from './cluster.ts'
 
 const nodes: MicrogridNode[] = []
 afterAll(async () => { await Promise.all(nodes.map(async n => await n.stop())) })
 
-async function until (check: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
 
 it('two nodes trade over a WebRTC connection signalled through a relay node', async () => {
   const isl = new Island({ seed: 'webrtc', producers: 1, households: 2, residents: 2 })
@@ -26,7 +20,7 @@ it('two nodes trade over a WebRTC connection signalled through a relay node', as
   const listener = await start({ listen: [], webrtc: true })
   const dialer = await start({ listen: [], webrtc: true })
   await listener.connect(relay.multiaddrs[0]!)
-  await until(() => listener.multiaddrs.some(ma => ma.toString().includes('/webrtc/')))
+  await waitFor(() => listener.multiaddrs.some(ma => ma.toString().includes('/webrtc/')))
   const address = listener.multiaddrs.find(ma => ma.toString().includes('/webrtc/'))!
   await dialer.connect(relay.multiaddrs[0]!)
   // ICE on a loaded machine can miss the dial timeout now and then; a user's app retries too.
@@ -42,6 +36,6 @@ it('two nodes trade over a WebRTC connection signalled through a relay node', as
   expect(direct).toBeDefined()
   await relay.stop() // from here on, only the WebRTC connection joins them
   for (const op of isl.ops) await dialer.submit(op)
-  await until(() => listener.stateHash() === stateHash(isl.state))
+  await waitFor(() => listener.stateHash() === stateHash(isl.state))
   expect(listener.ledger.state.pendingCount).toBe(0)
 })
