@@ -765,10 +765,14 @@ export class LedgerState {
   statusOf (author: PublicKey, seq: number, id: OpId): 'accepted' | 'rejected' | 'pending' | 'frozen' | 'void' | 'unknown' {
     const c = this.findChain(author)
     if (c === undefined) return 'unknown'
-    const slot = `${c.hex}:${seq}`
     if (seq < c.length && bytesEqual(c.idAt(seq), id)) return c.status[seq] === OpStatus.accepted ? 'accepted' : 'rejected'
-    if (this.#pending.get(slot)?.id !== undefined && bytesEqual((this.#pending.get(slot) as DecodedOp).id, id)) return 'pending'
-    if (this.#frozenOps.get(slot) !== undefined && bytesEqual((this.#frozenOps.get(slot) as DecodedOp).id, id)) return 'frozen'
+    // The common case on ingest, a new op and nothing set aside: no slot lookups.
+    if (this.#pending.size === 0 && this.#frozenOps.size === 0 && this.#voidSlots.size === 0) return 'unknown'
+    const slot = `${c.hex}:${seq}`
+    const pending = this.#pending.get(slot)
+    if (pending !== undefined && bytesEqual(pending.id, id)) return 'pending'
+    const frozen = this.#frozenOps.get(slot)
+    if (frozen !== undefined && bytesEqual(frozen.id, id)) return 'frozen'
     if (this.#seenAsVoid(slot, id)) return 'void'
     return 'unknown'
   }
