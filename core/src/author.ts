@@ -51,7 +51,7 @@ function depsFor<K extends OpKind> (state: LedgerState, chain: Chain, kind: K, b
   if (kind === 'transfer' || kind === 'burn') {
     for (const idx of chain.creditors) {
       const creditor = state.chains[idx] as Chain
-      consider(creditor, creditor.credits.get(chain.idx)?.cumulative.at(-1) ?? 0)
+      consider(creditor, creditor.credits.get(chain.idx)?.entries.at(-2) ?? 0)
     }
   }
   return [...wanted]

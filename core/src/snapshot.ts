@@ -252,7 +252,7 @@ export function encodeSnapshot (state: LedgerState, options: EncodeSnapshotOptio
   for (const c of chains) {
     ops += c.length
     estimate += c.frontier.size * 12 + c.creditors.size * 4 + (c.windows?.length ?? 0) * 24 + (c.paymentIds?.size ?? 0) * 20 + c.credits.size * 8
-    for (const list of c.credits.values()) estimate += list.seqs.length * 17
+    for (const list of c.credits.values()) estimate += list.entries.length / 3 * 17
   }
   estimate += ops * 33
   const w = new Writer(estimate)
@@ -335,7 +335,7 @@ export function encodeSnapshot (state: LedgerState, options: EncodeSnapshotOptio
   let entries = 0
   for (const c of chains) {
     listCounts.push(c.credits.size)
-    for (const [to, list] of c.credits) { listTo.push(to); listLength.push(list.seqs.length); entries += list.seqs.length }
+    for (const [to, list] of c.credits) { listTo.push(to); listLength.push(list.entries.length / 3); entries += list.entries.length / 3 }
   }
   w.u32s(listCounts); w.u32s(listTo); w.u32s(listLength)
   const creditSeqs = new Float64Array(entries)
@@ -346,15 +346,14 @@ export function encodeSnapshot (state: LedgerState, options: EncodeSnapshotOptio
   let e = 0
   for (const c of chains) {
     for (const list of c.credits.values()) {
-      const m = list.seqs.length
-      if (list.cumulative.length !== m || list.cumulativeBurnOnly.length !== m) {
-        throw new RangeError('snapshot: a credit list is ragged')
-      }
+      const m = list.entries.length / 3
+      if (!Number.isInteger(m)) throw new RangeError('snapshot: a credit list is ragged')
+      const x = list.entries
       let before = 0
       for (let i = 0; i < m; i++, e++) {
-        creditSeqs[e] = list.seqs[i] as number
-        amounts[e] = (list.cumulative[i] as number) - (i > 0 ? list.cumulative[i - 1] as number : 0)
-        const after = list.cumulativeBurnOnly[i] as number
+        creditSeqs[e] = x[3 * i] as number
+        amounts[e] = (x[3 * i + 1] as number) - (i > 0 ? x[3 * i - 2] as number : 0)
+        const after = x[3 * i + 2] as number
         burnOnly[e] = after !== before ? 1 : 0
         before = after
         const window = list.windows?.get(i)
@@ -684,16 +683,17 @@ export class Snapshot {
         const credits = (chains[i] as Chain).credits
         for (let endList = l + (listCounts[i] as number); l < endList; l++) {
           const m = listLength[l] as number
-          const list: CreditList = { seqs: new Array<number>(m), cumulative: new Array<number>(m), cumulativeBurnOnly: new Array<number>(m), windows: null }
+          // Sized exactly: pushes would leave room to grow in every one of many short lists.
+          const list: CreditList = { entries: new Array<number>(3 * m), windows: null }
           let total = 0
           let totalBurnOnly = 0
           for (let j = 0; j < m; j++, e++) {
             const wh = amounts[e] as number
-            list.seqs[j] = seqs[e] as number
             total += wh
-            list.cumulative[j] = total
             if (burnOnly[e] === 1) totalBurnOnly += wh
-            list.cumulativeBurnOnly[j] = totalBurnOnly
+            list.entries[3 * j] = seqs[e] as number
+            list.entries[3 * j + 1] = total
+            list.entries[3 * j + 2] = totalBurnOnly
             if (windowAt[w] === e) {
               (list.windows ??= new Map()).set(j, { from: windowSpan[2 * w] as number, until: windowSpan[2 * w + 1] as number })
               w++

@@ -28,11 +28,13 @@ export interface Registration {
   body: RegisterBody
 }
 
+/**
+ * The credits one chain gave one account, in seq order: three numbers per credit (one array rather
+ * than three keeps the many short lists small) — the seq, the running total, and the running total of
+ * the credits that may only be burned (value given to a device as a device).
+ */
 export interface CreditList {
-  seqs: number[]
-  cumulative: number[]
-  /** Running total of the credits that may only be burned (value given to a device as a device). */
-  cumulativeBurnOnly: number[]
+  entries: number[]
   /** Funding windows of the credits that have one, by entry index. */
   windows: Map<number, FundingWindow> | null
 }
@@ -489,25 +491,25 @@ export class LedgerState {
   #declareCredits (to: Chain, from: Chain, before: number, upto: number): void {
     const list = from.credits.get(to.idx)
     if (list === undefined) return
-    let i = upperBound(list.seqs, before)
-    const end = upperBound(list.seqs, upto)
+    const e = list.entries
+    let i = creditsUpTo(e, before)
+    const end = creditsUpTo(e, upto)
     if (i >= end) return
-    to.declared += (list.cumulative[end - 1] as number) - (i > 0 ? list.cumulative[i - 1] as number : 0)
-    to.burnOnly += (list.cumulativeBurnOnly[end - 1] as number) - (i > 0 ? list.cumulativeBurnOnly[i - 1] as number : 0)
+    to.declared += (e[3 * end - 2] as number) - (i > 0 ? e[3 * i - 2] as number : 0)
+    to.burnOnly += (e[3 * end - 1] as number) - (i > 0 ? e[3 * i - 1] as number : 0)
     for (; i < end; i++) {
       const window = list.windows?.get(i)
-      if (window !== undefined) (to.windows ??= []).push({ from: window.from, until: window.until, remaining: (list.cumulative[i] as number) - (i > 0 ? list.cumulative[i - 1] as number : 0) })
+      if (window !== undefined) (to.windows ??= []).push({ from: window.from, until: window.until, remaining: (e[3 * i + 1] as number) - (i > 0 ? e[3 * i - 2] as number : 0) })
     }
   }
 
   #credit (from: Chain, seq: number, to: Chain, wh: number, window: FundingWindow | null, burnOnly: boolean): void {
     let list = from.credits.get(to.idx)
-    if (list === undefined) from.credits.set(to.idx, list = { seqs: [], cumulative: [], cumulativeBurnOnly: [], windows: null })
-    const total = (list.cumulative[list.cumulative.length - 1] ?? 0) + wh
-    list.seqs.push(seq)
-    list.cumulative.push(total)
-    list.cumulativeBurnOnly.push((list.cumulativeBurnOnly[list.cumulativeBurnOnly.length - 1] ?? 0) + (burnOnly ? wh : 0))
-    if (window !== null) (list.windows ??= new Map()).set(list.seqs.length - 1, window)
+    if (list === undefined) from.credits.set(to.idx, list = { entries: [], windows: null })
+    const e = list.entries
+    const n = e.length
+    e.push(seq, (n > 0 ? e[n - 2] as number : 0) + wh, (n > 0 ? e[n - 1] as number : 0) + (burnOnly ? wh : 0))
+    if (window !== null) (list.windows ??= new Map()).set(n / 3, window)
     to.creditors.add(from.idx)
     to.balance += wh
   }
@@ -784,13 +786,13 @@ export class LedgerState {
 
 type DecodedOpOf<K extends SignedOp['kind']> = DecodedOp & { op: SignedOpOf<K> }
 
-/** Index of the first element greater than `value` in an ascending array. */
-function upperBound (sorted: number[], value: number): number {
+/** How many credits of a list have a seq ≤ `seq` (binary search over the seqs, every third number). */
+export function creditsUpTo (entries: readonly number[], seq: number): number {
   let lo = 0
-  let hi = sorted.length
+  let hi = entries.length / 3
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if ((sorted[mid] as number) <= value) lo = mid + 1
+    if ((entries[3 * mid] as number) <= seq) lo = mid + 1
     else hi = mid
   }
   return lo
