@@ -656,13 +656,19 @@ export class Snapshot {
       }
       if (e !== spans.length) throw new SnapshotError('snapshot: windows do not add up')
     }
+    // One string per payment id, shared by the oracle's set and its receipt (a million of them add up).
+    const paymentIdText = new Map<string, string>()
     {
       const counts = r.u32s(n)
       for (let i = 0; i < n; i++) {
         const ids = (chains[i] as Chain).paymentIds
         const m = counts[i] as number
         if (ids === null) { if (m !== 0) throw new SnapshotError('snapshot: payment ids of a chain without'); continue }
-        for (let j = 0; j < m; j++) ids.add(r.str())
+        for (let j = 0; j < m; j++) {
+          const id = r.str()
+          ids.add(id)
+          paymentIdText.set(id, id)
+        }
       }
     }
 
@@ -748,6 +754,7 @@ export class Snapshot {
 
     // Receipts and settled payments.
     const receipts = new Map<number, Receipt>()
+    const interned = (text: string): string => paymentIdText.get(text) ?? text
     {
       const oracle = r.u32s()
       const m = oracle.length
@@ -759,7 +766,7 @@ export class Snapshot {
       for (let i = 0; i < m; i++) {
         const c = CONTRACTS[contract[i] as number]
         if (c === undefined) throw new SnapshotError('snapshot: receipt contract')
-        receipts.set(receiptPosition(oracle[i] as number, seq[i] as number), { payer: payer[i] as number, payee: payee[i] as number, contract: c, amount: amount[i] as number, paymentId: r.str() })
+        receipts.set(receiptPosition(oracle[i] as number, seq[i] as number), { payer: payer[i] as number, payee: payee[i] as number, contract: c, amount: amount[i] as number, paymentId: interned(r.str()) })
       }
     }
     const settled = new Set<number>()
