@@ -53,6 +53,9 @@ export const SQLITE_STORAGE_SQL = {
 
 type StatementName = keyof typeof SQLITE_STORAGE_SQL
 
+/** An encoded key no entry can have (keys have at least one non-empty segment). */
+const NO_KEY = new Uint8Array(0)
+
 export class SqliteStorageClosedError extends Error {
   override readonly name = 'SqliteStorageClosedError'
 }
@@ -135,7 +138,11 @@ export class SqliteStorage implements StorageAdapter {
     this.#open()
     checkKey(key)
     const row = this.#statements.get.get(encodeKey(key)) as unknown as [Uint8Array] | undefined
-    return row?.[0]
+    const data = row?.[0]
+    // The cached statement holds on to its last result until it runs again: after a large value
+    // (a ledger snapshot is tens of MB), run it once more on a key no entry has, to let go of it.
+    if (data !== undefined && data.length > 1024 * 1024) this.#statements.get.get(NO_KEY)
+    return data
   }
 
   async save (key: StorageKey, data: Uint8Array): Promise<void> {
