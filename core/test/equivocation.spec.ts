@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { compareBytes, decodeOp, signOp, toHex, type UnsignedOp } from '@microgrid/protocol'
-import { draftOp, Ledger, resolveForks, type IngestResult } from '@microgrid/core'
+import { compareBytes, decodeOp, toHex } from '@microgrid/protocol'
+import { Ledger, resolveForks, type IngestResult } from '@microgrid/core'
 import { Island, seededRandom, WHOLESALE_PRICE } from '@microgrid/core/testing'
 
 /** The same island twice: deterministic keys, clock and signatures give byte-identical histories. */
@@ -19,14 +19,11 @@ function forkedIslands (): { a: Island, b: Island, extraA: Uint8Array[], extraB:
   const b = twin()
   expect(a.ops.map(toHex)).toEqual(b.ops.map(toHex))
   const base = a.ops.length
+  // Each island is its own replica: the same next position, signed twice with different contents.
   const fund = (isl: Island, device: number): Uint8Array => {
-    isl.clock.advance(1_000)
-    const r = isl.residents[0]!
-    const draft = draftOp(isl.state, r.publicKey, 'transfer', { contract: 'resident', to: isl.devices[device]!.meter.publicKey, wh: 15_000, receipt: null, window: null }, isl.clock)
-    const { bytes } = signOp(draft as UnsignedOp, r)
-    expect(isl.state.add(decodeOp(bytes)).status).toBe('applied')
-    isl.ops.push(bytes)
-    return bytes
+    const result = isl.fund(isl.residents[0]!, isl.devices[device]!, 15_000)
+    expect(result.status).toBe('applied')
+    return result.bytes
   }
   const forkSeq = a.state.chain(a.residents[0]!.publicKey).length
   const opA = fund(a, 0)

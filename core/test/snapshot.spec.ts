@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from 'vitest'
 import {
-  decodeOp, keySigner, signOp, toHex,
-  type DecodedOp, type OpSigner, type UnsignedOp
+  decodeOp, keySigner, toHex,
+  type DecodedOp, type OpSigner
 } from '@microgrid/protocol'
 import {
-  Chain, decodeSnapshot, draftOp, encodeSnapshot, JOURNAL_PREFIX, journalKey, Ledger, LedgerState, MemoryStorage,
+  Chain, decodeSnapshot, encodeSnapshot, JOURNAL_PREFIX, journalKey, Ledger, LedgerState, MemoryStorage,
   nativeSigner, opKey, resolveForks, Snapshot, SNAPSHOT_KEY, SnapshotError, stateHash,
   type ForkResolution, type IngestResult, type StorageEntry, type StorageKey
 } from '@microgrid/core'
@@ -67,12 +67,7 @@ function forked (): { a: Island, b: Island, extraB: Uint8Array[], forkSeq: numbe
   const b = twin()
   const base = a.ops.length
   const fund = (isl: Island, device: number): void => {
-    isl.clock.advance(1_000)
-    const r = isl.residents[0]!
-    const draft = draftOp(isl.state, r.publicKey, 'transfer', { contract: 'resident', to: isl.devices[device]!.meter.publicKey, wh: 15_000, receipt: null, window: null }, isl.clock)
-    const { bytes } = signOp(draft as UnsignedOp, r)
-    expect(isl.state.add(decodeOp(bytes)).status).toBe('applied')
-    isl.ops.push(bytes)
+    expect(isl.fund(isl.residents[0]!, isl.devices[device]!, 15_000).status).toBe('applied')
   }
   const forkSeq = a.state.chain(a.residents[0]!.publicKey).length
   fund(a, 0)

@@ -40,6 +40,9 @@ export function seededRandom (seed: number): () => number {
   }
 }
 
+/** What an action signed and how the authoring replica took it. */
+export type Emitted = AddResult & { bytes: Uint8Array }
+
 export const WHOLESALE_PRICE = 8_000 // minor units per MWh (8 ¢/kWh)
 export const RETAIL_PRICE = 12_500 // 12.5 ¢/kWh
 
@@ -105,7 +108,7 @@ export class Island {
   }
 
   /** Signs the next op of `signer`, applies it to the authoring replica and records it. */
-  emit<K extends OpKind> (signer: OpSigner, kind: K, body: BodyOf[K]): AddResult & { bytes: Uint8Array } {
+  emit<K extends OpKind> (signer: OpSigner, kind: K, body: BodyOf[K]): Emitted {
     this.clock.advance(1_000)
     const { bytes } = signOp(draftOp(this.state, signer.publicKey, kind, body, this.clock) as UnsignedOp, signer)
     const result = this.state.add(decodeOp(bytes))
@@ -143,14 +146,14 @@ export class Island {
   }
 
   /** Contract wholesale-seller: the utility pays a producer, the producer's node settles in energy. */
-  sellWholesale (p: Producer, cents: number): AddResult {
+  sellWholesale (p: Producer, cents: number): Emitted {
     const receipt = this.pay(this.utility.publicKey, p.account.publicKey, 'wholesale-seller', cents)
     const wh = Math.floor(cents * 1_000_000 / WHOLESALE_PRICE)
     return this.emit(p.account, 'transfer', { contract: 'wholesale-seller', to: this.utility.publicKey, wh, receipt, window: null })
   }
 
   /** Contract retail-seller: a resident pays the utility (or a producer), the seller settles in energy. */
-  sellRetail (resident: OpSigner, cents: number, seller: OpSigner = this.utility): AddResult {
+  sellRetail (resident: OpSigner, cents: number, seller: OpSigner = this.utility): Emitted {
     const receipt = this.pay(resident.publicKey, seller.publicKey, 'retail-seller', cents)
     const price = this.state.chain(seller.publicKey).retail ?? RETAIL_PRICE
     const wh = Math.floor(cents * 1_000_000 / price)
@@ -158,12 +161,12 @@ export class Island {
   }
 
   /** Contract resident: fund a device, optionally for a window. */
-  fund (resident: OpSigner, device: Device, wh: number, window: FundingWindow | null = null): AddResult {
+  fund (resident: OpSigner, device: Device, wh: number, window: FundingWindow | null = null): Emitted {
     return this.emit(resident, 'transfer', { contract: 'resident', to: device.meter.publicKey, wh, receipt: null, window })
   }
 
   /** Contract consumer: the device's meter burns `wh`. */
-  burn (device: Device, wh: number): AddResult {
+  burn (device: Device, wh: number): Emitted {
     const chain = this.state.chain(device.meter.publicKey)
     return this.emit(device.meter, 'burn', { wh, total: (chain.reading ?? 0) + wh })
   }
