@@ -206,6 +206,7 @@ export class LedgerState {
     if (genesis.op.kind !== 'genesis') throw new TypeError('a ledger starts from a genesis op')
     this.gridId = genesis.id
     this.genesis = genesis.op.body
+    this.#genesisAuthor = genesis.op.author
     this.#voidIds = options.forks?.void ?? new Set()
     this.#maxPending = options.maxPending ?? 1_000_000
     this.equivocations = options.forks?.equivocations ?? []
@@ -260,10 +261,12 @@ export class LedgerState {
     }
     this.#frozenOps = parts.frozenOps
     this.#voidSlots = parts.voidSlots
-    const order = new Uint32Array(Math.max(1024, parts.order.length + (parts.order.length >>> 3)))
-    order.set(parts.order)
+    // The snapshot carries (chain, seq) pairs; the log keeps the chains only (each chain's seqs follow).
+    const decided = parts.order.length / 2
+    const order = new Uint32Array(Math.max(1024, decided + (decided >>> 3)))
+    for (let i = 0; i < decided; i++) order[i] = parts.order[2 * i] as number
     this.#order = order
-    this.#orderLength = parts.order.length
+    this.#orderLength = decided
     this.minted = parts.minted
     this.burned = parts.burned
   }
@@ -283,7 +286,7 @@ export class LedgerState {
       voidSlots: this.#voidSlots,
       voidIds: this.#voidIds,
       equivocations: this.equivocations,
-      order: this.#order.subarray(0, this.#orderLength),
+      order: this.#orderPairs(),
       minted: this.minted,
       burned: this.burned
     }
@@ -453,7 +456,7 @@ export class LedgerState {
       ? reject('ts-backwards', `ts ${op.ts} is before the previous op's ts ${chain.lastTs}`)
       : this.#check(decoded, chain)
     chain.lastTs = Math.max(chain.lastTs, op.ts)
-    this.#logOrder(chain.idx, op.seq)
+    this.#logOrder(chain.idx)
     if (violation !== undefined) {
       chain.push(id, OpStatus.rejected)
       return { status: 'rejected', id, op, code: violation.code, reason: violation.message }
@@ -462,29 +465,45 @@ export class LedgerState {
     return { status: 'applied', id, op }
   }
 
-  /** (chain index, seq) of every decided op, in the order decided: a causal order to send ops in. */
+  /**
+   * The chain index of every decided op, in the order decided: a causal order to send ops in. A chain's
+   * ops are decided in seq order from 0 (from 1 for the genesis author), so the seqs need no room.
+   */
   #order = new Uint32Array(1024)
   #orderLength = 0
+  readonly #genesisAuthor: PublicKey
 
-  #logOrder (chain: number, seq: number): void {
-    if (this.#orderLength + 2 > this.#order.length) {
+  #logOrder (chain: number): void {
+    if (this.#orderLength === this.#order.length) {
       const grown = new Uint32Array(this.#order.length * 2)
       grown.set(this.#order)
       this.#order = grown
     }
     this.#order[this.#orderLength++] = chain
-    this.#order[this.#orderLength++] = seq
   }
 
   /** Every decided op as [chain, seq], each after everything it depends on (the genesis excluded). */
   * decidedInOrder (): Generator<[Chain, number]> {
-    for (let i = 0; i < this.#orderLength; i += 2) {
-      yield [this.chains[this.#order[i] as number] as Chain, this.#order[i + 1] as number]
+    const next = new Map<number, number>()
+    const genesisAuthor = this.findChain(this.#genesisAuthor)?.idx
+    for (let i = 0; i < this.#orderLength; i++) {
+      const idx = this.#order[i] as number
+      const seq = next.get(idx) ?? (idx === genesisAuthor ? 1 : 0)
+      next.set(idx, seq + 1)
+      yield [this.chains[idx] as Chain, seq]
     }
   }
 
+  /** The decision log as (chain, seq) pairs, as a snapshot stores it. */
+  #orderPairs (): Uint32Array {
+    const pairs = new Uint32Array(2 * this.#orderLength)
+    let i = 0
+    for (const [chain, seq] of this.decidedInOrder()) { pairs[i++] = chain.idx; pairs[i++] = seq }
+    return pairs
+  }
+
   get decidedCount (): number {
-    return this.#orderLength / 2
+    return this.#orderLength
   }
 
   /** Credits from `from`'s ops in (before, upto] to `to` enter `to`'s frontier. */
