@@ -9,6 +9,7 @@ import {
   bytesEqual, decodeOp, nobleVerifier, OpDecodeError, SignatureError, toHex,
   type DecodedOp, type OpId, type PublicKey, type SignatureVerifier, type SignedOp
 } from '@microgrid/protocol'
+import type { RejectCode } from './rules.ts'
 import { resolveForks, type ChainHeader, type ForkResolution } from './forks.ts'
 import { encodeSnapshot, Snapshot, SnapshotError } from './snapshot.ts'
 import { LedgerState, PendingLimitError, type AddResult } from './state.ts'
@@ -78,6 +79,7 @@ export class Ledger {
   readonly #listeners: OpListener[] = []
   #rebuilds = 0
   #queue: Promise<void> = Promise.resolve()
+  #replayRejections = new Map<string, { code: RejectCode, reason: string }>()
   /** The last journal counter written (or covered by the snapshot). */
   #journal = 0
   /** Ops stored since the last snapshot. */
@@ -247,6 +249,7 @@ export class Ledger {
         const r = results[i] as IngestResult | AddResult
         if (r.status === 'conflict') results[i] = this.#settle(r)
       }
+      this.#replayRejections = new Map()
       // A snapshot taken under the old fork resolution must not stand: replace it.
       await this.#afterReplay(replayed)
     } else if (this.#snapshotEvery > 0 && this.#sinceSnapshot >= this.#snapshotEvery) {
@@ -287,7 +290,10 @@ export class Ledger {
     const status = this.#state.statusOf(r.op.author, r.op.seq, r.id)
     switch (status) {
       case 'accepted': return { status: 'applied', id: r.id, op: r.op }
-      case 'rejected': return { status: 'rejected', id: r.id, op: r.op, code: 'insufficient-funds', reason: 'rejected after the fork was resolved' }
+      case 'rejected': {
+        const verdict = this.#replayRejections.get(toHex(r.id))
+        return { status: 'rejected', id: r.id, op: r.op, code: verdict?.code ?? 'insufficient-funds', reason: verdict?.reason ?? 'rejected once the fork was resolved' }
+      }
       case 'frozen': return { status: 'frozen', id: r.id, op: r.op }
       case 'pending': return { status: 'pending', id: r.id, op: r.op, missing: [] }
       default: return { status: 'void', id: r.id, op: r.op, reason: 'on the losing branch of an equivocation' }
@@ -433,7 +439,13 @@ export class Ledger {
         if (op !== undefined) ops.push(op)
       }
       state = this.#freshState(this.#resolve(ops), Number.POSITIVE_INFINITY)
-      for (const op of ops) state.add(op)
+      // Keep the verdicts of rejected ops, so a batch that caused the replay can report their reasons.
+      const rejected = new Map<string, { code: RejectCode, reason: string }>()
+      const note = (r: AddResult): void => { if (r.status === 'rejected') rejected.set(toHex(r.id), { code: r.code, reason: r.reason }) }
+      const stop = state.onDecided(note)
+      for (const op of ops) note(state.add(op))
+      stop()
+      this.#replayRejections = rejected
       decoded = ops.length
       this.#rebuilds++
     }
