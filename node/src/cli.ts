@@ -152,6 +152,8 @@ export async function main (args: string[], out: (line: string) => void): Promis
 }
 
 if (import.meta.main === true || process.argv[1]?.endsWith('cli.ts') === true) {
+  // Output piped into `head` and closed early is not an error of ours.
+  process.stdout.on('error', err => { if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0); else throw err })
   const print = (line: string): void => { process.stdout.write(line + '\n') }
   main(process.argv.slice(2), print).then(node => {
     if (node === undefined) return
