@@ -155,9 +155,10 @@ export class Ledger {
 
   /**
    * Decodes, verifies and applies a batch, then stores every new op in one atomic write. When this
-   * resolves, every op whose result is not `invalid` or `duplicate` is durable.
+   * resolves, every op whose result is not `invalid` or `duplicate` is durable. An item may be an op
+   * `decodeOp` already decoded (a gossip validator's), so it is not decoded twice; it is still verified.
    */
-  async applyBatch (batch: readonly Uint8Array[]): Promise<IngestResult[]> {
+  async applyBatch (batch: ReadonlyArray<Uint8Array | DecodedOp>): Promise<IngestResult[]> {
     // One batch at a time: a replay must never drop ops another batch applied but has not stored yet.
     return await this.#serialized(async () => await this.#applyBatch(batch))
   }
@@ -176,14 +177,14 @@ export class Ledger {
     return await run
   }
 
-  async #applyBatch (batch: readonly Uint8Array[]): Promise<IngestResult[]> {
+  async #applyBatch (batch: ReadonlyArray<Uint8Array | DecodedOp>): Promise<IngestResult[]> {
     const results: Array<IngestResult | AddResult | undefined> = new Array(batch.length)
     // 1. Decode, and set aside what is malformed or already known (known ops are not verified again).
     const candidates: Array<{ at: number, decoded: DecodedOp }> = []
-    batch.forEach((bytes, at) => {
+    batch.forEach((item, at) => {
       let decoded: DecodedOp
       try {
-        decoded = decodeOp(bytes)
+        decoded = item instanceof Uint8Array ? decodeOp(item) : item
       } catch (err) {
         if (err instanceof OpDecodeError) { results[at] = { status: 'invalid', error: err }; return }
         throw err

@@ -4,6 +4,7 @@
  * on connect, from a random peer periodically, and from whoever sent an op whose past is missing.
  * The CLI, the desktop app and the tests all run this same class.
  */
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -21,13 +22,14 @@ import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import {
   bytesEqual, decodeOp, fromHex, gridIdText, toHex, OpDecodeError,
-  type BodyOf, type OpKind, type OpSigner, type SignatureVerifier
+  type BodyOf, type DecodedOp, type OpKind, type OpSigner, type SignatureVerifier
 } from '@microgrid/protocol'
 import {
   CachingVerifier, Ledger, MemoryStorage, createOp, defaultVerifier, opKey, systemClock,
   type Clock, type IngestResult, type StorageAdapter
 } from '@microgrid/core'
 import { loadOrCreatePeerKey } from './identity.ts'
+import { SqliteStorage } from './sqlite-storage.ts'
 import { InviteError, inviteUri, parseInvite } from './invite.ts'
 import {
   HEAD_ID_BYTES, SYNC_LIMITS, SYNC_PROTOCOL, SyncProtocolError, decodePullRequest, decodeServerMessage, encodeMessage, isProtocolViolation,
@@ -88,7 +90,7 @@ export function gridTopic (gridId: Uint8Array): string {
 }
 
 interface QueuedOp {
-  bytes: Uint8Array
+  op: DecodedOp
   from?: string
 }
 
@@ -128,10 +130,8 @@ export class MicrogridNode {
     const verifier = new CachingVerifier(init.verifier ?? defaultVerifier(), 200_000)
     let storage = init.storage
     if (storage === undefined && init.dataDir !== undefined) {
-      const { SqliteStorage } = await import('./sqlite-storage.ts')
-      const { mkdir } = await import('node:fs/promises')
       await mkdir(init.dataDir, { recursive: true })
-      storage = await SqliteStorage.open(join(init.dataDir, 'ledger.sqlite'))
+      storage = SqliteStorage.open(join(init.dataDir, 'ledger.sqlite'))
     }
     const ledger = await Ledger.open({ genesis: init.genesis, storage: storage ?? new MemoryStorage(), verifier, maxPending: init.maxPending })
     const privateKey = init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreatePeerKey(join(init.dataDir, 'peer.key')) : undefined)
@@ -280,7 +280,7 @@ export class MicrogridNode {
       this.#reportBad(peer, 'bad signature')
       return TopicValidatorResult.Reject
     }
-    this.#enqueue({ bytes: msg.data, from: peer })
+    this.#enqueue({ op: decoded, from: peer })
     return TopicValidatorResult.Accept
   }
 
@@ -314,7 +314,7 @@ export class MicrogridNode {
   async #flush (): Promise<void> {
     while (this.#queue.length > 0 && !this.#stopped) {
       const batch = this.#queue.splice(0, 512)
-      const results = await this.ledger.applyBatch(batch.map(q => q.bytes))
+      const results = await this.ledger.applyBatch(batch.map(q => q.op))
       const fetchFrom = new Set<string>()
       results.forEach((r, i) => {
         const from = batch[i]?.from
