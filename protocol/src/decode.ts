@@ -5,19 +5,26 @@
 import { compareBytes } from './bytes.ts'
 import { OpDecodeError } from './errors.ts'
 import {
-  CONTRACTS, DEVICE_CATEGORIES, LIMITS, OP_KINDS, PROTOCOL_VERSION,
-  type BodyOf, type Dep, type FundingWindow, type OpKind, type OpRef, type PublicKey, type RegisterBody,
-  type SignedOp, type TransferBody, type UnsignedOp
+  CONTRACTS, DEVICE_CATEGORIES, LIMITS, MIN_BEACON_INTERVAL_MS, OP_KINDS_OF_VERSION, PROTOCOL_VERSIONS,
+  type BodyOf, type Dep, type FundingWindow, type GridPolicy, type OpKind, type OpRef, type ProtocolVersion,
+  type PublicKey, type RegisterBody, type SignedOp, type TransferBody, type UnsignedOp
 } from './ops.ts'
 
 type Fields = Record<string, unknown>
 const utf8 = new TextEncoder()
 
-function map (value: unknown, field: string, keys: readonly string[]): Fields {
+/**
+ * A map with exactly `keys`. `newer` are keys v2 added, passed when decoding a v1 op: present, they
+ * are refused first, and the error says they are new in v2.
+ */
+function map (value: unknown, field: string, keys: readonly string[], newer: readonly string[] = []): Fields {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
     throw new OpDecodeError(field, 'a map', value)
   }
   const fields = value as Fields
+  for (const key of newer) {
+    if (Object.hasOwn(fields, key)) throw new OpDecodeError(`${field}.${key}`, 'no such field in a v1 op (it is new in v2)')
+  }
   for (const key of Object.keys(fields)) {
     if (!keys.includes(key)) throw new OpDecodeError(`${field}.${key}`, 'no such field')
   }
@@ -97,21 +104,34 @@ function currency (value: unknown, field: string): string {
   return value
 }
 
-const decodeBody: { [K in OpKind]: (value: unknown, field: string) => BodyOf[K] } = {
-  genesis (value, field) {
+/** The policy fields v2 added to the genesis op: none in a v1 genesis, both in a v2 one. */
+const V2_POLICY_FIELDS = ['beaconIntervalMs', 'mintSlackMs'] as const
+
+function policy (value: unknown, field: string, v: ProtocolVersion): GridPolicy {
+  const p = map(value, field, v === 1 ? ['friendlyCreditHours'] : ['friendlyCreditHours', ...V2_POLICY_FIELDS], v === 1 ? V2_POLICY_FIELDS : [])
+  const hours = list(p.friendlyCreditHours, `${field}.friendlyCreditHours`, 24)
+    .map((h, i) => int(h, `${field}.friendlyCreditHours[${i}]`, 0, 23))
+  for (let i = 1; i < hours.length; i++) {
+    if ((hours[i - 1] as number) >= (hours[i] as number)) throw new OpDecodeError(`${field}.friendlyCreditHours`, 'hours sorted ascending, without repeats')
+  }
+  if (v === 1) return { friendlyCreditHours: hours }
+  return {
+    friendlyCreditHours: hours,
+    beaconIntervalMs: uint(p.beaconIntervalMs, `${field}.beaconIntervalMs`, MIN_BEACON_INTERVAL_MS),
+    mintSlackMs: uint(p.mintSlackMs, `${field}.mintSlackMs`)
+  }
+}
+
+const decodeBody: { [K in OpKind]: (value: unknown, field: string, v: ProtocolVersion) => BodyOf[K] } = {
+  genesis (value, field, v) {
     const b = map(value, field, ['name', 'currency', 'registrars', 'oracles', 'policy'])
-    const policy = map(b.policy, `${field}.policy`, ['friendlyCreditHours'])
-    const hours = list(policy.friendlyCreditHours, `${field}.policy.friendlyCreditHours`, 24)
-      .map((h, i) => int(h, `${field}.policy.friendlyCreditHours[${i}]`, 0, 23))
-    for (let i = 1; i < hours.length; i++) {
-      if ((hours[i - 1] as number) >= (hours[i] as number)) throw new OpDecodeError(`${field}.policy.friendlyCreditHours`, 'hours sorted ascending, without repeats')
-    }
+    const p = policy(b.policy, `${field}.policy`, v)
     return {
       name: text(b.name, `${field}.name`, LIMITS.maxNameBytes),
       currency: currency(b.currency, `${field}.currency`),
       registrars: sortedKeys(b.registrars, `${field}.registrars`),
       oracles: sortedKeys(b.oracles, `${field}.oracles`),
-      policy: { friendlyCreditHours: hours }
+      policy: p
     }
   },
   register (value, field): RegisterBody {
@@ -196,6 +216,10 @@ const decodeBody: { [K in OpKind]: (value: unknown, field: string) => BodyOf[K] 
   unfreeze (value, field) {
     const b = map(value, field, ['account', 'seq'])
     return { account: publicKey(b.account, `${field}.account`), seq: uint(b.seq, `${field}.seq`) }
+  },
+  beacon (value, field) {
+    map(value, field, [])
+    return {}
   }
 }
 
@@ -207,9 +231,13 @@ function decodeEnvelope (value: unknown, signed: boolean): UnsignedOp & { sig?: 
     throw new OpDecodeError(field, 'a map', value)
   }
   const raw = value as Fields
-  if (raw.v !== PROTOCOL_VERSION) throw new OpDecodeError('op.v', `protocol version ${PROTOCOL_VERSION}`, raw.v)
+  const v = raw.v
+  if (!(PROTOCOL_VERSIONS as readonly unknown[]).includes(v)) throw new OpDecodeError('op.v', `protocol version ${PROTOCOL_VERSIONS.join(' or ')}`, v)
+  const version = v as ProtocolVersion
   const f = map(value, field, signed ? [...ENVELOPE, 'sig'] : ENVELOPE)
-  const kind = oneOf(f.kind, 'op.kind', OP_KINDS)
+  const kinds = OP_KINDS_OF_VERSION[version]
+  if (f.kind === 'beacon' && !kinds.includes('beacon')) throw new OpDecodeError('op.kind', `one of ${kinds.join(', ')} in a v${version} op (beacon is new in v2)`, f.kind)
+  const kind = oneOf(f.kind, 'op.kind', kinds)
   const author = publicKey(f.author, 'op.author')
   const seq = uint(f.seq, 'op.seq')
   const grid = kind === 'genesis'
@@ -229,8 +257,8 @@ function decodeEnvelope (value: unknown, signed: boolean): UnsignedOp & { sig?: 
     if (i > 0 && compareBytes((deps[i - 1] as Dep)[0], dep[0]) >= 0) throw new OpDecodeError('op.deps', 'authors sorted ascending, one entry each')
   }
   const ts = uint(f.ts, 'op.ts')
-  const body = decodeBody[kind](f.body, 'op.body')
-  const op = { v: PROTOCOL_VERSION, grid, kind, author, seq, prev, deps, ts, body } as UnsignedOp & { sig?: Uint8Array }
+  const body = decodeBody[kind](f.body, 'op.body', version)
+  const op = { v: version, grid, kind, author, seq, prev, deps, ts, body } as UnsignedOp & { sig?: Uint8Array }
   if (signed) op.sig = bytes(f.sig, 'op.sig', 64)
   return op
 }

@@ -3,8 +3,11 @@
  * `{ v, grid, kind, author, seq, prev, deps, ts, body }` plus `sig`. See PROTOCOL.md for the bytes.
  */
 
-/** The wire format version this code reads and writes. */
-export const PROTOCOL_VERSION = 1
+/** The wire format versions this code reads. A decoded op keeps the `v` it was signed with. */
+export const PROTOCOL_VERSIONS = [1, 2] as const
+export type ProtocolVersion = typeof PROTOCOL_VERSIONS[number]
+/** The wire format version this code writes: new ops are v2. */
+export const PROTOCOL_VERSION = 2 satisfies ProtocolVersion
 
 /** secp256k1 public key, SEC1 compressed (33 bytes). Also the account id. */
 export type PublicKey = Uint8Array
@@ -15,8 +18,13 @@ export type Dep = readonly [author: PublicKey, seq: number]
 /** A chain position named by author and seq, e.g. the receipt a sale settles. */
 export type OpRef = readonly [author: PublicKey, seq: number]
 
-export const OP_KINDS = ['genesis', 'register', 'price', 'mint', 'receipt', 'transfer', 'burn', 'unfreeze'] as const
+export const OP_KINDS = ['genesis', 'register', 'price', 'mint', 'receipt', 'transfer', 'burn', 'unfreeze', 'beacon'] as const
 export type OpKind = typeof OP_KINDS[number]
+/** The kinds each version has: `beacon` is new in v2. */
+export const OP_KINDS_OF_VERSION: Readonly<Record<ProtocolVersion, readonly OpKind[]>> = Object.freeze({
+  1: Object.freeze(OP_KINDS.filter(k => k !== 'beacon')),
+  2: OP_KINDS
+})
 
 export const CONTRACTS = ['wholesale-seller', 'retail-seller', 'resident'] as const
 export type TransferContract = typeof CONTRACTS[number]
@@ -25,10 +33,28 @@ export type SaleContract = Exclude<TransferContract, 'resident'>
 export const DEVICE_CATEGORIES = ['household', 'street-light', 'stadium', 'public', 'business', 'other'] as const
 export type DeviceCategory = typeof DEVICE_CATEGORIES[number]
 
+/**
+ * A genesis op's policy. A v1 genesis has `friendlyCreditHours` only; a v2 genesis has all three
+ * fields. `policyOf` gives the effective policy of either, with the defaults below for a v1 grid.
+ */
 export interface GridPolicy {
   /** Hours of the day (0-23, the grid's local time) in which meters keep power on at a zero balance. */
   friendlyCreditHours: number[]
+  /** v2: how often, in ms, the registrars' and oracles' nodes publish beacons (≥ 1000). Absent in a v1 genesis. */
+  beaconIntervalMs?: number
+  /** v2: how far past the latest beacon in its causal past a mint may claim time, in ms (may be 0). Absent in a v1 genesis. */
+  mintSlackMs?: number
 }
+
+/** The policy a grid runs under, every field set: see `policyOf`. */
+export type EffectivePolicy = Required<GridPolicy>
+
+/** `beaconIntervalMs` of a grid whose genesis is v1: 5 minutes. */
+export const DEFAULT_BEACON_INTERVAL_MS = 300_000
+/** `mintSlackMs` of a grid whose genesis is v1: 15 minutes. */
+export const DEFAULT_MINT_SLACK_MS = 900_000
+/** The least `beaconIntervalMs` a v2 genesis may set: 1 second. */
+export const MIN_BEACON_INTERVAL_MS = 1000
 
 export interface GenesisBody {
   name: string
@@ -130,6 +156,12 @@ export interface UnfreezeBody {
   seq: number
 }
 
+/**
+ * v2: a signed time beacon, published by a registrar's or an oracle's node every `beaconIntervalMs`.
+ * The body is empty (CBOR `a0`); the op's `ts` is the point. Who may sign one is a ledger rule.
+ */
+export type BeaconBody = Record<string, never>
+
 export interface BodyOf {
   genesis: GenesisBody
   register: RegisterBody
@@ -139,10 +171,12 @@ export interface BodyOf {
   transfer: TransferBody
   burn: BurnBody
   unfreeze: UnfreezeBody
+  beacon: BeaconBody
 }
 
 export interface UnsignedOpOf<K extends OpKind> {
-  v: typeof PROTOCOL_VERSION
+  /** The wire format version the op was signed with: 1 or 2 (a writer writes `PROTOCOL_VERSION`). */
+  v: ProtocolVersion
   /** The grid id (the genesis op's id); null only in the genesis op itself. */
   grid: OpId | null
   kind: K
@@ -166,6 +200,19 @@ export interface VerifiedOp {
   op: SignedOp
   id: OpId
   bytes: Uint8Array
+}
+
+/**
+ * The effective policy of a grid from its genesis body: a v2 genesis's own fields, or for a v1
+ * genesis (which has no beacon fields) `DEFAULT_BEACON_INTERVAL_MS` and `DEFAULT_MINT_SLACK_MS`.
+ */
+export function policyOf (genesis: GenesisBody): EffectivePolicy {
+  const { friendlyCreditHours, beaconIntervalMs, mintSlackMs } = genesis.policy
+  return {
+    friendlyCreditHours: [...friendlyCreditHours],
+    beaconIntervalMs: beaconIntervalMs ?? DEFAULT_BEACON_INTERVAL_MS,
+    mintSlackMs: mintSlackMs ?? DEFAULT_MINT_SLACK_MS
+  }
 }
 
 /** Limits every decoder enforces: no field may make a peer allocate or loop without bound. */

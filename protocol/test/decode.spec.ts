@@ -6,8 +6,10 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { describe, expect, it } from 'vitest'
 import {
-  decodeOp, decodeSignedOp, decodeUnsignedOp, fromHex, isLowSCompact, keySigner, LIMITS, OpDecodeError, SignatureError,
-  signOp, toHex, verifyOp, type UnsignedOp
+  decodeOp, decodeSignedOp, decodeUnsignedOp, DEFAULT_BEACON_INTERVAL_MS, DEFAULT_MINT_SLACK_MS, encodeSignedOp, fromHex,
+  isLowSCompact, keySigner, LIMITS, MIN_BEACON_INTERVAL_MS, nobleVerifier, OP_KINDS_OF_VERSION, OpDecodeError, opId,
+  policyOf, PROTOCOL_VERSION, PROTOCOL_VERSIONS, SignatureError, signOp, toHex, verifyOp, type BeaconBody, type GenesisBody,
+  type GridPolicy, type UnsignedOp, type UnsignedOpOf
 } from '../src/index.ts'
 import * as cbor from './helpers/cbor.ts'
 import {
@@ -50,13 +52,124 @@ describe('valid ops', () => {
   })
 })
 
+describe('versions: a v1 op decodes as v1, a writer writes v2', () => {
+  const v1 = samples.filter(s => s.op.v === 1)
+  const v2 = samples.filter(s => s.op.v === 2)
+  /** The same op as v2: a v1 genesis gains the v2 policy fields. */
+  const asV2 = (op: UnsignedOp): UnsignedOp => {
+    const out = structuredClone(op) as Loose
+    out.v = 2
+    if (out.kind === 'genesis') out.body.policy = { ...out.body.policy, beaconIntervalMs: DEFAULT_BEACON_INTERVAL_MS, mintSlackMs: DEFAULT_MINT_SLACK_MS }
+    return out as UnsignedOp
+  }
+
+  it('the versions', () => {
+    expect(PROTOCOL_VERSIONS).toEqual([1, 2])
+    expect(PROTOCOL_VERSION).toBe(2)
+    expect(OP_KINDS_OF_VERSION[1]).toEqual(['genesis', 'register', 'price', 'mint', 'receipt', 'transfer', 'burn', 'unfreeze'])
+    expect(OP_KINDS_OF_VERSION[2]).toEqual([...OP_KINDS_OF_VERSION[1], 'beacon'])
+    expect(v1.length).toBe(16)
+    expect(new Set(v2.map(s => s.op.kind))).toEqual(new Set(['genesis', 'mint', 'beacon']))
+  })
+
+  it.each(v1.map(s => [s.name, s] as const))('%s: decodes as v1 with its own id, and the same op as v2 is another op that round-trips', (_name, s) => {
+    const decoded = decodeOp(s.bytes)
+    expect(decoded.op.v).toBe(1)
+    expect(toHex(decoded.id)).toBe(toHex(s.id))
+    expect(toHex(encodeSignedOp(decoded.op))).toBe(toHex(s.bytes))
+    expect(decodeUnsignedOp(s.op).v).toBe(1)
+    const signed = signOp(asV2(s.op), s.signer.secretKey)
+    expect(toHex(signed.bytes.subarray(0, 4))).toBe('aa617602')
+    const again = decodeOp(signed.bytes)
+    expect(again.op).toEqual(signed.op)
+    expect(again.op.v).toBe(2)
+    expect(toHex(again.id)).not.toBe(toHex(s.id))
+    expect(toHex(encodeSignedOp(again.op))).toBe(toHex(signed.bytes))
+    verifyOp(again)
+    // a v1 signature does not carry over to the v2 op, nor the other way round
+    expect(nobleVerifier.verify(s.sig, again.id, s.op.author)).toBe(false)
+    expect(nobleVerifier.verify(signed.op.sig, s.id, s.op.author)).toBe(false)
+  })
+
+  it.each(v2.map(s => [s.name, s] as const))('%s: decodes as v2 and round-trips; as v1 it is refused, naming the field', (_name, s) => {
+    const decoded = decodeOp(s.bytes)
+    expect(decoded.op.v).toBe(2)
+    expect(toHex(decoded.id)).toBe(toHex(s.id))
+    expect(toHex(encodeSignedOp(decoded.op))).toBe(toHex(s.bytes))
+    verifyOp(decoded)
+    const field = s.op.kind === 'beacon' ? 'op.kind' : s.op.kind === 'genesis' ? 'op.body.policy.beaconIntervalMs' : undefined
+    const asV1 = { ...structuredClone(s.op), v: 1 } as UnsignedOp
+    if (field === undefined) {
+      expect(decodeOp(signOp(asV1, s.signer.secretKey).bytes).op.v).toBe(1) // a mint is the same in both versions
+    } else {
+      expectDecodeError(() => decodeOp(forceSign(asV1 as unknown as Record<string, unknown>, s.signer.secretKey).bytes), field, /new in v2/)
+      expectDecodeError(() => signOp(asV1, s.signer.secretKey), field, /new in v2/)
+    }
+  })
+
+  it('a decoded op keeps its own v: nothing upgrades it', () => {
+    const mint = sample('mint')
+    const decoded = decodeOp(mint.bytes)
+    expect(decodeSignedOp(decoded.op).v).toBe(1)
+    expect(toHex(opId(decoded.op))).toBe(toHex(mint.id))
+    expect(decodeSignedOp(signedValue(sample('v2-mint'))).v).toBe(2)
+  })
+
+  it('policyOf: a v1 genesis takes the defaults, a v2 genesis its own fields', () => {
+    expect(DEFAULT_BEACON_INTERVAL_MS).toBe(300_000)
+    expect(DEFAULT_MINT_SLACK_MS).toBe(900_000)
+    expect(MIN_BEACON_INTERVAL_MS).toBe(1000)
+    const v1Body = sample('genesis').op.body as GenesisBody
+    const v2Body = sample('v2-genesis').op.body as GenesisBody
+    expect(v1Body.policy).toEqual({ friendlyCreditHours: [0, 1, 2, 3, 4, 5] })
+    expect(policyOf(v1Body)).toEqual({ friendlyCreditHours: [0, 1, 2, 3, 4, 5], beaconIntervalMs: 300_000, mintSlackMs: 900_000 })
+    expect(policyOf(v2Body)).toEqual({ friendlyCreditHours: [0, 1, 2, 3, 4, 5], beaconIntervalMs: 60_000, mintSlackMs: 180_000 })
+    const zero = { ...v2Body, policy: { friendlyCreditHours: [], beaconIntervalMs: 1000, mintSlackMs: 0 } }
+    expect(policyOf(zero)).toEqual({ friendlyCreditHours: [], beaconIntervalMs: 1000, mintSlackMs: 0 })
+    // decoded genesis ops: v1 has no beacon fields at all (not even undefined ones)
+    const decodedV1 = decodeOp(sample('genesis').bytes).op.body as GenesisBody
+    expect(Object.keys(decodedV1.policy)).toEqual(['friendlyCreditHours'])
+    expect(Object.keys((decodeOp(sample('v2-genesis').bytes).op.body as GenesisBody).policy).sort()).toEqual(['beaconIntervalMs', 'friendlyCreditHours', 'mintSlackMs'])
+    // a copy: changing it changes nothing in the op
+    const effective = policyOf(decodedV1)
+    effective.friendlyCreditHours.push(23)
+    expect(decodedV1.policy.friendlyCreditHours).toEqual([0, 1, 2, 3, 4, 5])
+  })
+
+  it('a writer builds v2 ops with the exported types: a beacon and a v2 genesis as literals', () => {
+    const prev = sample('v2-beacon')
+    const beacon: UnsignedOpOf<'beacon'> = {
+      v: PROTOCOL_VERSION, grid, kind: 'beacon', author: registrar.publicKey, seq: prev.op.seq + 1, prev: prev.id, deps: [], ts: prev.op.ts + DEFAULT_BEACON_INTERVAL_MS, body: {}
+    }
+    const body: BeaconBody = decodeOp(signOp(beacon, registrar.secretKey).bytes).op.body as BeaconBody
+    expect(body).toEqual({})
+    const policy: GridPolicy = { friendlyCreditHours: [], beaconIntervalMs: MIN_BEACON_INTERVAL_MS, mintSlackMs: 0 }
+    const genesis: UnsignedOpOf<'genesis'> = {
+      v: PROTOCOL_VERSION, grid: null, kind: 'genesis', author: registrar.publicKey, seq: 0, prev: null, deps: [], ts: 0,
+      body: { name: 'G', currency: 'EUR', registrars: [registrar.publicKey], oracles: [oracle.publicKey], policy }
+    }
+    const decoded = decodeOp(signOp(genesis, registrar.secretKey).bytes).op
+    expect(decoded.v).toBe(2)
+    expect(policyOf(decoded.body as GenesisBody)).toEqual(policy)
+  })
+
+  it('a beacon body is the empty map a0, decoded to a fresh {}', () => {
+    const beacon = sample('v2-beacon')
+    expect(toHex(beacon.bytes)).toContain(toHex(cbor.concat(cbor.tstr('body'), Uint8Array.of(0xa0), cbor.tstr('deps'))))
+    const a = decodeOp(beacon.bytes).op
+    const b = decodeOp(beacon.bytes).op
+    expect(a.body).toEqual({})
+    expect(a.body).not.toBe(b.body)
+  })
+})
+
 describe('every field of every kind', () => {
   const leafValue = (v: unknown): unknown => typeof v === 'string' ? 7 : 'x'
 
   it.each(samples.map(s => [s.name, s] as const))('%s: a value of the wrong type is refused, naming the field', (_name, s) => {
     const value = signedValue(s)
     const paths = allPaths(value)
-    expect(paths.length).toBeGreaterThan(10)
+    expect(paths.length).toBeGreaterThanOrEqual(9)
     for (const path of [...paths, ['sig']] as Path[]) {
       const bad = setPath(value, path, leafValue(getPath(value, path)))
       const field = pathText(path)
@@ -135,10 +248,14 @@ const keys = (n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => ke
 
 const CASES: Case[] = [
   // the envelope
-  { name: 'version 2', sample: 'mint', mutate: o => { o.v = 2 }, field: 'op.v', expected: /protocol version 1, got 2/ },
-  { name: 'version 0', sample: 'mint', mutate: o => { o.v = 0 }, field: 'op.v', expected: /protocol version 1/ },
-  { name: 'version as text', sample: 'genesis', mutate: o => { o.v = '1' }, field: 'op.v', expected: /protocol version 1, got "1"/ },
+  { name: 'version 3', sample: 'mint', mutate: o => { o.v = 3 }, field: 'op.v', expected: /protocol version 1 or 2, got 3/ },
+  { name: 'version 3 of a v2 op', sample: 'v2-beacon', mutate: o => { o.v = 3 }, field: 'op.v', expected: /protocol version 1 or 2, got 3/ },
+  { name: 'version 0', sample: 'mint', mutate: o => { o.v = 0 }, field: 'op.v', expected: /protocol version 1 or 2, got 0/ },
+  { name: 'version as text', sample: 'genesis', mutate: o => { o.v = '1' }, field: 'op.v', expected: /protocol version 1 or 2, got "1"/ },
+  { name: 'version 2 as text', sample: 'v2-genesis', mutate: o => { o.v = '2' }, field: 'op.v', expected: /protocol version 1 or 2, got "2"/ },
+  { name: 'version 1.5', sample: 'v2-mint', mutate: o => { o.v = 1.5 }, field: 'op.v', expected: /protocol version 1 or 2, got 1.5/ },
   { name: 'an unknown kind', sample: 'mint', mutate: o => { o.kind = 'vote' }, field: 'op.kind', expected: /one of genesis, register, price, mint, receipt, transfer, burn, unfreeze, got "vote"/ },
+  { name: 'an unknown kind in a v2 op', sample: 'v2-mint', mutate: o => { o.kind = 'vote' }, field: 'op.kind', expected: /one of genesis, register, price, mint, receipt, transfer, burn, unfreeze, beacon, got "vote"/ },
   { name: 'a kind in another case', sample: 'mint', mutate: o => { o.kind = 'Mint' }, field: 'op.kind', expected: /one of genesis/ },
   { name: 'a kind with another body', sample: 'mint', mutate: o => { o.kind = 'burn'; o.body = { wh: 1, total: 1, x: 1 } }, field: 'op.body.x', expected: /no such field/ },
   { name: 'a 32-byte author', sample: 'mint', mutate: o => { o.author = o.author.subarray(1) }, field: 'op.author', expected: /33 bytes, got 32 bytes/ },
@@ -231,6 +348,34 @@ const CASES: Case[] = [
   { name: 'a window without an end', sample: 'transfer-resident-window', mutate: o => { delete o.body.window.until }, field: 'op.body.window.until', expected: /a value/ },
   { name: 'a window with a field too many', sample: 'transfer-resident-window', mutate: o => { o.body.window.days = 7 }, field: 'op.body.window.days', expected: /no such field/ },
   { name: 'a window starting before 1970', sample: 'transfer-resident-window', mutate: o => { o.body.window.from = -1 }, field: 'op.body.window.from', expected: /non-negative/ },
+  // beacon (v2)
+  { name: 'a v1 beacon', sample: 'v2-beacon', mutate: o => { o.v = 1 }, field: 'op.kind', expected: /one of genesis, register, price, mint, receipt, transfer, burn, unfreeze in a v1 op \(beacon is new in v2\), got "beacon"/ },
+  { name: 'a v1 beacon at seq 0', sample: 'v2-beacon-oracle', mutate: o => { o.v = 1 }, field: 'op.kind', expected: /beacon is new in v2/ },
+  { name: 'a beacon with a body key', sample: 'v2-beacon', mutate: o => { o.body = { ts: 1 } }, field: 'op.body.ts', expected: /no such field/ },
+  { name: 'a beacon with a null body', sample: 'v2-beacon', mutate: o => { o.body = null }, field: 'op.body', expected: /a map, got null/ },
+  { name: 'a beacon with an empty list for a body', sample: 'v2-beacon', mutate: o => { o.body = [] }, field: 'op.body', expected: /a map, got an array of 0/ },
+  { name: 'a beacon with an empty byte string for a body', sample: 'v2-beacon-oracle', mutate: o => { o.body = new Uint8Array(0) }, field: 'op.body', expected: /a map, got 0 bytes/ },
+  { name: 'a beacon without a grid', sample: 'v2-beacon-oracle', mutate: o => { o.grid = null }, field: 'op.grid', expected: /32 bytes, got null/ },
+  { name: 'a mint with a beacon\'s body', sample: 'v2-mint', mutate: o => { o.body = {} }, field: 'op.body.wh', expected: /a value/ },
+  // the genesis policy: exactly { friendlyCreditHours } in v1, all three fields in v2
+  { name: 'a v1 genesis with beaconIntervalMs', sample: 'genesis', mutate: o => { o.body.policy.beaconIntervalMs = 60_000 }, field: 'op.body.policy.beaconIntervalMs', expected: /no such field in a v1 op \(it is new in v2\)/ },
+  { name: 'a v1 genesis with mintSlackMs', sample: 'genesis', mutate: o => { o.body.policy.mintSlackMs = 0 }, field: 'op.body.policy.mintSlackMs', expected: /no such field in a v1 op/ },
+  { name: 'a v1 genesis with both v2 policy fields', sample: 'genesis', mutate: o => { o.body.policy.mintSlackMs = 0; o.body.policy.beaconIntervalMs = 60_000 }, field: 'op.body.policy.beaconIntervalMs', expected: /no such field in a v1 op/ },
+  { name: 'a v1 genesis made v2 without the policy fields', sample: 'genesis', mutate: o => { o.v = 2 }, field: 'op.body.policy.beaconIntervalMs', expected: /a value/ },
+  { name: 'a v2 genesis made v1', sample: 'v2-genesis', mutate: o => { o.v = 1 }, field: 'op.body.policy.beaconIntervalMs', expected: /no such field in a v1 op/ },
+  { name: 'a v2 genesis without beaconIntervalMs', sample: 'v2-genesis', mutate: o => { delete o.body.policy.beaconIntervalMs }, field: 'op.body.policy.beaconIntervalMs', expected: /a value/ },
+  { name: 'a v2 genesis without mintSlackMs', sample: 'v2-genesis', mutate: o => { delete o.body.policy.mintSlackMs }, field: 'op.body.policy.mintSlackMs', expected: /a value/ },
+  { name: 'beaconIntervalMs 999', sample: 'v2-genesis', mutate: o => { o.body.policy.beaconIntervalMs = 999 }, field: 'op.body.policy.beaconIntervalMs', expected: /a safe integer ≥ 1000, got 999/ },
+  { name: 'beaconIntervalMs 0', sample: 'v2-genesis', mutate: o => { o.body.policy.beaconIntervalMs = 0 }, field: 'op.body.policy.beaconIntervalMs', expected: /≥ 1000, got 0/ },
+  { name: 'beaconIntervalMs null', sample: 'v2-genesis', mutate: o => { o.body.policy.beaconIntervalMs = null }, field: 'op.body.policy.beaconIntervalMs', expected: /≥ 1000, got null/ },
+  { name: 'beaconIntervalMs fractional', sample: 'v2-genesis', mutate: o => { o.body.policy.beaconIntervalMs = 1000.5 }, field: 'op.body.policy.beaconIntervalMs', expected: /≥ 1000, got 1000.5/ },
+  { name: 'beaconIntervalMs unsafe', sample: 'v2-genesis', mutate: o => { o.body.policy.beaconIntervalMs = 2 ** 53 }, field: 'op.body.policy.beaconIntervalMs', expected: /a safe integer ≥ 1000/ },
+  { name: 'beaconIntervalMs as text', sample: 'v2-genesis', mutate: o => { o.body.policy.beaconIntervalMs = '60000' }, field: 'op.body.policy.beaconIntervalMs', expected: /≥ 1000, got "60000"/ },
+  { name: 'mintSlackMs -1', sample: 'v2-genesis', mutate: o => { o.body.policy.mintSlackMs = -1 }, field: 'op.body.policy.mintSlackMs', expected: /a non-negative safe integer, got -1/ },
+  { name: 'mintSlackMs unsafe', sample: 'v2-genesis', mutate: o => { o.body.policy.mintSlackMs = 2 ** 60 }, field: 'op.body.policy.mintSlackMs', expected: /a non-negative safe integer/ },
+  { name: 'mintSlackMs null', sample: 'v2-genesis', mutate: o => { o.body.policy.mintSlackMs = null }, field: 'op.body.policy.mintSlackMs', expected: /non-negative safe integer, got null/ },
+  { name: 'a v2 policy field too many', sample: 'v2-genesis', mutate: o => { o.body.policy.creditLimit = 5 }, field: 'op.body.policy.creditLimit', expected: /no such field/ },
+  { name: 'hour 24 in a v2 policy', sample: 'v2-genesis', mutate: o => { o.body.policy.friendlyCreditHours = [24] }, field: 'op.body.policy.friendlyCreditHours[0]', expected: /from 0 to 23/ },
   // unfreeze
   { name: 'an unfreeze of a bad key', sample: 'unfreeze', mutate: o => { o.body.account = new Uint8Array(33).fill(5) }, field: 'op.body.account', expected: /compressed secp256k1 key/ },
   { name: 'an unfreeze at a negative seq', sample: 'unfreeze', mutate: o => { o.body.seq = -1 }, field: 'op.body.seq', expected: /non-negative/ }
@@ -267,6 +412,10 @@ describe('field constraints: refused on the wire, in memory and by signOp', () =
     accept(sample('transfer-resident-window'), o => { o.body.window = { from: 0, until: 1 } })
     accept(sample('receipt-retail'), o => { o.body.paymentId = 'p'.repeat(LIMITS.maxPaymentIdBytes) })
     accept(sample('mint'), o => { o.body = { wh: 1, total: 1 } })
+    accept(sample('v2-genesis'), o => { o.body.policy = { friendlyCreditHours: [], beaconIntervalMs: 1000, mintSlackMs: 0 } })
+    accept(sample('v2-genesis'), o => { o.body.policy.beaconIntervalMs = Number.MAX_SAFE_INTEGER; o.body.policy.mintSlackMs = Number.MAX_SAFE_INTEGER })
+    accept(sample('v2-beacon'), o => { o.deps = keys(LIMITS.maxDeps).map(k => [k, Number.MAX_SAFE_INTEGER]); o.seq = Number.MAX_SAFE_INTEGER; o.ts = Number.MAX_SAFE_INTEGER })
+    accept(sample('v2-beacon-oracle'), o => { o.ts = 0 })
   })
 })
 
@@ -397,7 +546,7 @@ describe('one byte form per op: non-canonical CBOR is refused', () => {
     expectDecodeError(() => decodeOp(cbor.bstr(mint)), 'op', /a map, got/)
     expectDecodeError(() => decodeOp(cbor.uint(1)), 'op', /a map, got 1/)
     expectDecodeError(() => decodeOp(cbor.NULL), 'op', /a map, got null/)
-    expectDecodeError(() => decodeOp(Uint8Array.of(0xa0)), 'op.v', /protocol version 1$/)
+    expectDecodeError(() => decodeOp(Uint8Array.of(0xa0)), 'op.v', /protocol version 1 or 2$/)
     expectDecodeError(() => decodeOp('aa61' as unknown as Uint8Array), 'op', /bytes/)
   })
 
@@ -410,7 +559,7 @@ describe('one byte form per op: non-canonical CBOR is refused', () => {
     expectDecodeError(() => decodeOp(cbor.encodeCanonical(value, { path: ['body'], bytes: cbor.map([...cbor.entriesOf(value.body), ['constructor', cbor.NULL]]) })), 'op.body.constructor', /no such field/)
     // the hidden field in a prototype carries a full op: it must not be believed
     const inner = cbor.map(entries)
-    expectDecodeError(() => decodeOp(cbor.map([['__proto__', inner]])), 'op.v', /protocol version 1/)
+    expectDecodeError(() => decodeOp(cbor.map([['__proto__', inner]])), 'op.v', /protocol version 1 or 2/)
   })
 })
 
@@ -459,7 +608,7 @@ describe('size limits', () => {
     // maps nested 1365 deep parse, and are then refused as the map they are
     const deepMaps = cbor.concat(...Array.from({ length: 1365 }, () => cbor.concat(Uint8Array.of(0xa1), cbor.tstr('v'))), cbor.NULL)
     expect(deepMaps.length).toBeLessThanOrEqual(LIMITS.maxOpBytes)
-    expectDecodeError(() => decodeOp(deepMaps), 'op.v', /protocol version 1, got a map/)
+    expectDecodeError(() => decodeOp(deepMaps), 'op.v', /protocol version 1 or 2, got a map/)
   })
 })
 

@@ -9,8 +9,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   bytesEqual, CONTRACTS, decodeOp, decodeSignedOp, decodeUnsignedOp, DEVICE_CATEGORIES, encodeSignedOp, LIMITS,
-  nobleVerifier, OP_KINDS, OpDecodeError, SignatureError, signOp, toHex, verifyOp, type DecodedOp, type OpKind,
-  type UnsignedOp
+  nobleVerifier, OP_KINDS, OP_KINDS_OF_VERSION, OpDecodeError, PROTOCOL_VERSIONS, SignatureError, signOp, toHex, verifyOp,
+  type DecodedOp, type OpKind, type ProtocolVersion, type UnsignedOp
 } from '../src/index.ts'
 import * as cbor from './helpers/cbor.ts'
 import { allPaths, party, scenario, setPath, signedValue, type Path, type Sample } from './helpers/fixtures.ts'
@@ -114,11 +114,13 @@ describe('decodeOp on hostile bytes', () => {
     expect(decodedChanged).toBeGreaterThan(RUNS / 10)
   })
 
-  it('a bit flip in every byte of four samples: each one is refused or fails to verify', () => {
+  it('a bit flip in every byte of the samples of each shape, v1 and v2: each one is refused or fails to verify', () => {
     let decodable = 0
     // one bit per byte (a different one each time) on a sample of each shape keeps this to a few
     // seconds of verification; the random test above covers the rest
-    for (const s of samples.filter(x => /-(genesis|register-consumer|mint|transfer-wholesale-seller)$/.test(x.name))) {
+    const shapes = samples.filter(x => /-(genesis|register-consumer|mint|transfer-wholesale-seller|beacon)$/.test(x.name))
+    expect(shapes.map(x => x.name)).toEqual(['01-genesis', '04-register-consumer', '08-mint', '10-transfer-wholesale-seller', '17-v2-beacon', '18-v2-mint', '19-v2-genesis'])
+    for (const s of shapes) {
       for (let pos = 0; pos < s.bytes.length; pos++) {
         for (const bit of [pos % 8]) {
           const bytes = mutate(s.bytes, [{ type: 'flip', pos, bit }])
@@ -154,11 +156,14 @@ const { value: dagValue } = fc.letrec<{ value: unknown }>(tie => ({
     fc.constant(null),
     fc.boolean(),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(fc.constantFrom('v', 'wh', 'total', 'from', 'until', 'role', 'x', ''), tie('value'), { maxKeys: 4 })
+    fc.dictionary(fc.constantFrom('v', 'wh', 'total', 'from', 'until', 'role', 'x', '', 'friendlyCreditHours', 'beaconIntervalMs', 'mintSlackMs'), tie('value'), { maxKeys: 4 })
   )
 }))
 
-const pathArb = (s: Sample): fc.Arbitrary<Path> => fc.constantFrom<Path>(...allPaths(signedValue(s)), ['sig'], ['extra'], ['body', 'extra'])
+const pathArb = (s: Sample): fc.Arbitrary<Path> => fc.constantFrom<Path>(
+  ...allPaths(signedValue(s)), ['sig'], ['extra'], ['body', 'extra'],
+  ...(s.op.kind === 'genesis' ? [['body', 'policy', 'beaconIntervalMs'], ['body', 'policy', 'mintSlackMs']] : [])
+)
 
 describe('decodeOp on well-formed CBOR of the wrong shape', () => {
   it(`one field of a valid op replaced by any value: canonical or refused, and verify iff unchanged (${RUNS} runs)`, () => {
@@ -210,13 +215,24 @@ const sortedKeysArb = fc.uniqueArray(fc.integer({ min: 0, max: pool.length - 1 }
 const distinctPair = fc.uniqueArray(fc.integer({ min: 0, max: pool.length - 1 }), { minLength: 2, maxLength: 2 })
   .map(ix => ix.map(i => (pool[i] as typeof pool[number]).publicKey) as [Uint8Array, Uint8Array])
 
-const bodyArb: { [K in OpKind]: fc.Arbitrary<unknown> } = {
+const hoursArb = fc.uniqueArray(fc.integer({ min: 0, max: 23 }), { maxLength: 24 }).map(h => h.sort((a, b) => a - b))
+/** A genesis policy of each version: v1 is exactly { friendlyCreditHours }, v2 adds the beacon fields. */
+const policyArb: Record<ProtocolVersion, fc.Arbitrary<unknown>> = {
+  1: fc.record({ friendlyCreditHours: hoursArb }),
+  2: fc.record({
+    friendlyCreditHours: hoursArb,
+    beaconIntervalMs: fc.oneof(fc.constant(1000), fc.integer({ min: 1000, max: 86_400_000 }), fc.integer({ min: 1000, max: Number.MAX_SAFE_INTEGER })),
+    mintSlackMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 86_400_000 }), fc.maxSafeNat())
+  })
+}
+
+const bodyArb = (v: ProtocolVersion): { [K in OpKind]: fc.Arbitrary<unknown> } => ({
   genesis: fc.record({
     name: textArb(LIMITS.maxNameBytes),
     currency: fc.constantFrom('USD', 'EUR', 'KES', 'INR'),
     registrars: sortedKeysArb,
     oracles: sortedKeysArb,
-    policy: fc.record({ friendlyCreditHours: fc.uniqueArray(fc.integer({ min: 0, max: 23 }), { maxLength: 24 }).map(h => h.sort((a, b) => a - b)) })
+    policy: policyArb[v]
   }),
   register: fc.oneof(
     fc.tuple(distinctPair, positiveArb, textArb(LIMITS.maxLabelBytes)).map(([[account, meter], capacityW, label]) => ({ role: 'producer', account, meter, capacityW, label })),
@@ -241,10 +257,16 @@ const bodyArb: { [K in OpKind]: fc.Arbitrary<unknown> } = {
       window: fc.option(fc.tuple(fc.maxSafeNat(), fc.maxSafeNat()).filter(([a, b]) => a !== b).map(([a, b]) => ({ from: Math.min(a, b), until: Math.max(a, b) })))
     })
   ),
-  unfreeze: fc.record({ account: keyArb, seq: fc.maxSafeNat() })
-}
+  unfreeze: fc.record({ account: keyArb, seq: fc.maxSafeNat() }),
+  beacon: fc.constant({})
+})
+const bodiesOf = { 1: bodyArb(1), 2: bodyArb(2) } as const
 
-const validOpArb = fc.constantFrom(...OP_KINDS).chain(kind => fc.record({
+/** A version and a kind that version has: beacon only in v2. */
+const versionKindArb = fc.constantFrom(...PROTOCOL_VERSIONS).chain(v => fc.tuple(fc.constant(v), fc.constantFrom(...OP_KINDS_OF_VERSION[v])))
+
+const validOpArb = versionKindArb.chain(([v, kind]) => fc.record({
+  v: fc.constant(v),
   kind: fc.constant(kind),
   signer: fc.integer({ min: 0, max: pool.length - 1 }),
   seq: kind === 'genesis' ? fc.constant(0) : fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1000 }), fc.maxSafeNat()),
@@ -253,11 +275,11 @@ const validOpArb = fc.constantFrom(...OP_KINDS).chain(kind => fc.record({
   deps: fc.uniqueArray(fc.integer({ min: 0, max: pool.length - 1 }), { maxLength: pool.length }),
   depSeqs: fc.array(fc.maxSafeNat(), { minLength: pool.length, maxLength: pool.length }),
   ts: fc.maxSafeNat(),
-  body: bodyArb[kind]
+  body: bodiesOf[v][kind]
 })).map(r => {
   const signer = pool[r.signer] as typeof pool[number]
   const op = {
-    v: 1,
+    v: r.v,
     grid: r.kind === 'genesis' ? null : r.grid,
     kind: r.kind,
     author: signer.publicKey,
@@ -272,18 +294,50 @@ const validOpArb = fc.constantFrom(...OP_KINDS).chain(kind => fc.record({
 })
 
 describe('generated valid ops of every kind', () => {
-  it('sign, decode to the same op, re-encode to the same bytes, match the independent encoder, and verify (400 runs)', () => {
-    const kinds = new Set<string>()
+  it('sign, decode to the same op of the same version, re-encode to the same bytes, match the independent encoder, and verify (600 runs)', () => {
+    const seen = new Set<string>()
     fc.assert(fc.property(validOpArb, ({ op, signer }) => {
-      kinds.add(op.kind)
+      seen.add(`v${op.v} ${op.kind}`)
       const signed = signOp(op, signer.secretKey)
       const decoded = decodeOp(signed.bytes)
       expect(decoded.op).toEqual(signed.op)
+      expect(decoded.op.v).toBe(op.v)
       expectCanonical(decoded, signed.bytes)
       expect(toHex(cbor.encodeCanonical(signed.op))).toBe(toHex(signed.bytes))
       verifyOp(decoded)
-    }), { numRuns: 400 })
-    expect(kinds).toEqual(new Set(OP_KINDS))
+    }), { numRuns: 600 })
+    // every kind of every version: 8 kinds in v1, 9 in v2
+    expect(seen).toEqual(new Set(PROTOCOL_VERSIONS.flatMap(v => OP_KINDS_OF_VERSION[v].map(k => `v${v} ${k}`))))
+    expect(seen.size).toBe(OP_KINDS.length * 2 - 1)
+  })
+
+  it('a generated op with its version switched is refused exactly where the versions differ, or is another op (300 runs)', () => {
+    fc.assert(fc.property(validOpArb, ({ op, signer }) => {
+      const other = (op.v === 1 ? 2 : 1) as ProtocolVersion
+      const switched = { ...op, v: other } as UnsignedOp
+      const { bytes, id } = signOp(op, signer.secretKey)
+      let result: DecodedOp | OpDecodeError
+      try {
+        result = decodeOp(signOp(switched, signer.secretKey).bytes)
+      } catch (err) {
+        if (!(err instanceof OpDecodeError)) throw err
+        result = err
+      }
+      if (op.kind === 'beacon') {
+        expect(result).toBeInstanceOf(OpDecodeError)
+        expect((result as OpDecodeError).field).toBe('op.kind')
+      } else if (op.kind === 'genesis') {
+        expect(result).toBeInstanceOf(OpDecodeError)
+        // a v1 genesis must not have the beacon fields, a v2 genesis must
+        expect((result as OpDecodeError).field).toBe('op.body.policy.beaconIntervalMs')
+        expect((result as OpDecodeError).message).toMatch(other === 1 ? /new in v2/ : /a value/)
+      } else {
+        const decoded = result as DecodedOp
+        expect(decoded.op.v).toBe(other)
+        expect(toHex(decoded.id)).not.toBe(toHex(id))
+        expect(decoded.bytes.length).toBe(bytes.length)
+      }
+    }), { numRuns: 300 })
   })
 
   it('a generated op signed by another key never verifies (100 runs)', () => {

@@ -1,7 +1,8 @@
 /**
  * The frozen test vectors (vectors/*.json) against the code. Every byte string, id and signature is
  * compared with the frozen value: any change to the wire format, the id or the signature scheme fails
- * here. The vectors were written once by vectors/generate.ts; never regenerate them to make this pass.
+ * here. The v1 vectors (01-16, invalid.json) were written once by vectors/generate.ts, the v2 ones
+ * (17-20, invalid-v2.json) later by its --only-new mode; never regenerate them to make this pass.
  */
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -9,9 +10,10 @@ import { fileURLToPath } from 'node:url'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { describe, expect, it } from 'vitest'
 import {
-  accountId, compactFromDer, CONTRACTS, decodeOp, deviceUri, encodeSignedOp, encodeUnsignedOp, fromHex, gridIdText,
-  isLowSCompact, nobleVerifier, OP_KINDS, OpDecodeError, opId, parseAccountId, parseDeviceUri, parseGridId,
-  publicKeyOf, SignatureError, signOp, toHex, verifyOp, type SignedOp, type UnsignedOp
+  accountId, compactFromDer, CONTRACTS, decodeOp, DEFAULT_BEACON_INTERVAL_MS, DEFAULT_MINT_SLACK_MS, deviceUri,
+  encodeSignedOp, encodeUnsignedOp, fromHex, gridIdText, isLowSCompact, nobleVerifier, OP_KINDS, OP_KINDS_OF_VERSION,
+  OpDecodeError, opId, parseAccountId, parseDeviceUri, parseGridId, policyOf, PROTOCOL_VERSIONS, publicKeyOf,
+  SignatureError, signOp, toHex, verifyOp, type GenesisBody, type SignedOp, type UnsignedOp
 } from '../src/index.ts'
 import * as cbor from './helpers/cbor.ts'
 
@@ -47,10 +49,20 @@ const EXPECTED = [
   '11-receipt-retail', '12-transfer-retail-seller', '13-transfer-resident', '14-transfer-resident-window',
   '15-burn', '16-unfreeze'
 ]
+/** Added with v2, as new files: the frozen v1 files above are untouched. */
+const EXPECTED_V2 = ['17-v2-beacon', '18-v2-mint', '19-v2-genesis', '20-v2-beacon-oracle']
 
 const files = readdirSync(dir).filter(f => /^\d\d-.*\.json$/.test(f)).sort()
 const vectors: Vector[] = files.map(f => JSON.parse(readFileSync(dir + f, 'utf8')) as Vector)
-const invalid = JSON.parse(readFileSync(dir + 'invalid.json', 'utf8')) as InvalidVector[]
+const invalidV1 = JSON.parse(readFileSync(dir + 'invalid.json', 'utf8')) as InvalidVector[]
+const invalidV2 = JSON.parse(readFileSync(dir + 'invalid-v2.json', 'utf8')) as InvalidVector[]
+/**
+ * invalid.json is frozen and predates v2. Its `version-2` is a correctly signed v2 mint: a v1-only
+ * reader refuses it as `op.v`, this one accepts it (checked below); invalid-v2.json's `version-3`
+ * takes its place.
+ */
+const SUPERSEDED_BY_V2 = new Set(['version-2'])
+const invalid = [...invalidV1.filter(v => !SUPERSEDED_BY_V2.has(v.name)), ...invalidV2]
 
 /** The JSON form back to an op: the fields that hold byte strings are hex. */
 const BYTES = new Set(['grid', 'author', 'prev', 'account', 'meter', 'payer', 'payee', 'to'])
@@ -76,8 +88,50 @@ const opensslKey = (publicKey: Uint8Array) =>
 
 describe('the vector set', () => {
   it('holds exactly the expected vectors', () => {
-    expect(files.map(f => f.replace(/\.json$/, ''))).toEqual(EXPECTED)
-    expect(vectors.map(v => v.name)).toEqual(EXPECTED)
+    expect(files.map(f => f.replace(/\.json$/, ''))).toEqual([...EXPECTED, ...EXPECTED_V2])
+    expect(vectors.map(v => v.name)).toEqual([...EXPECTED, ...EXPECTED_V2])
+    expect(readdirSync(dir).filter(f => f.endsWith('.json') && !/^\d\d-/.test(f)).sort()).toEqual(['invalid-v2.json', 'invalid.json'])
+  })
+
+  it('the v1 vectors are v1 and the v2 vectors v2; each version\'s kinds are covered', () => {
+    const version = (v: Vector): unknown => v.op.v
+    expect(vectors.filter(v => EXPECTED.includes(v.name)).map(version)).toEqual(EXPECTED.map(() => 1))
+    expect(vectors.filter(v => EXPECTED_V2.includes(v.name)).map(version)).toEqual(EXPECTED_V2.map(() => 2))
+    for (const v of PROTOCOL_VERSIONS) {
+      expect(new Set(vectors.map(opOf).filter(o => o.v === v).map(o => o.kind)), `v${v}`).toEqual(new Set(v === 1 ? OP_KINDS_OF_VERSION[1] : ['genesis', 'mint', 'beacon']))
+    }
+    expect(OP_KINDS_OF_VERSION[2]).toEqual(OP_KINDS)
+    expect(OP_KINDS_OF_VERSION[1]).toEqual(OP_KINDS.filter(k => k !== 'beacon'))
+  })
+
+  it('a beacon\'s body is the empty map, a0', () => {
+    for (const v of vectors.filter(x => x.op.kind === 'beacon')) {
+      expect(v.op.body).toEqual({})
+      expect(v.unsigned).toContain(toHex(cbor.concat(cbor.tstr('body'), Uint8Array.of(0xa0))))
+    }
+  })
+
+  it('the genesis policies: v1 has friendlyCreditHours only and takes the defaults, v2 sets the beacon fields', () => {
+    const [v1, v2] = vectors.filter(v => v.op.kind === 'genesis').map(v => opOf(v).body as GenesisBody)
+    expect(Object.keys((v1 as GenesisBody).policy)).toEqual(['friendlyCreditHours'])
+    expect(policyOf(v1 as GenesisBody)).toEqual({ friendlyCreditHours: [0, 1, 2, 3, 4, 5], beaconIntervalMs: DEFAULT_BEACON_INTERVAL_MS, mintSlackMs: DEFAULT_MINT_SLACK_MS })
+    expect([DEFAULT_BEACON_INTERVAL_MS, DEFAULT_MINT_SLACK_MS]).toEqual([5 * 60_000, 15 * 60_000])
+    expect(policyOf(v2 as GenesisBody)).toEqual({ friendlyCreditHours: [0, 1, 2, 3, 4, 5], beaconIntervalMs: 60_000, mintSlackMs: 180_000 })
+    // on the wire in canonical order: mintSlackMs, beaconIntervalMs, friendlyCreditHours (shorter key first)
+    const genesis = vectors.find(v => v.name === '19-v2-genesis') as Vector
+    expect(genesis.unsigned).toContain(toHex(cbor.concat(
+      cbor.tstr('policy'), Uint8Array.of(0xa3), cbor.tstr('mintSlackMs'), cbor.uint(180_000), cbor.tstr('beaconIntervalMs'), cbor.uint(60_000),
+      cbor.tstr('friendlyCreditHours'), cbor.array([0, 1, 2, 3, 4, 5].map(h => cbor.uint(h)))
+    )))
+  })
+
+  it('the v2 mint cites the latest beacon and claims time within the mint slack of its grid', () => {
+    const beacon = opOf(vectors.find(v => v.name === '17-v2-beacon') as Vector)
+    const mint = opOf(vectors.find(v => v.name === '18-v2-mint') as Vector)
+    const genesis = opOf(vectors[0] as Vector).body as GenesisBody
+    expect(mint.deps).toEqual([[beacon.author, beacon.seq]])
+    expect(mint.ts).toBeGreaterThan(beacon.ts)
+    expect(mint.ts).toBeLessThanOrEqual(beacon.ts + policyOf(genesis).mintSlackMs)
   })
 
   it('covers every op kind, register role, contract and window variant', () => {
@@ -96,18 +150,22 @@ describe('the vector set', () => {
     expect(ops.some(o => o.deps.length >= 2)).toBe(true)
   })
 
-  it('is one coherent history: one grid, and every prev is the id of the author\'s op before', () => {
-    const genesis = vectors[0] as Vector
+  it('is a coherent history of two grids: every op on a grid after its genesis, every prev the id of the author\'s op before on that grid', () => {
+    const grids = new Map<string, string>() // genesis id -> grid id text
     const heads = new Map<string, { seq: number, id: string }>()
     for (const v of vectors) {
       const op = opOf(v)
-      expect(v.gridId).toBe(genesis.gridId)
-      expect(op.grid === null ? v.id : toHex(op.grid)).toBe(genesis.id)
-      const head = heads.get(toHex(op.author))
+      const grid = op.grid === null ? v.id : toHex(op.grid)
+      if (op.kind === 'genesis') grids.set(v.id, v.gridId)
+      expect(grids.get(grid)).toBe(v.gridId)
+      const chain = `${grid}/${toHex(op.author)}`
+      const head = heads.get(chain)
       expect(op.seq).toBe(head === undefined ? 0 : head.seq + 1)
       expect(op.prev === null ? null : toHex(op.prev)).toBe(head === undefined ? null : head.id)
-      heads.set(toHex(op.author), { seq: op.seq, id: v.id })
+      for (const [author, seq] of op.deps) expect((heads.get(`${grid}/${toHex(author)}`)?.seq ?? -1) >= seq).toBe(true)
+      heads.set(chain, { seq: op.seq, id: v.id })
     }
+    expect([...grids.keys()]).toEqual([(vectors[0] as Vector).id, (vectors.find(v => v.name === '19-v2-genesis') as Vector).id])
   })
 })
 
@@ -185,12 +243,27 @@ describe.each(vectors.map(v => [v.name, v] as const))('vector %s', (_name, v) =>
 
 describe('invalid vectors', () => {
   it('cover decoding and signature failures', () => {
-    expect(invalid.length).toBeGreaterThanOrEqual(20)
-    expect(new Set(invalid.map(v => v.name)).size).toBe(invalid.length)
+    expect(invalidV1.length).toBeGreaterThanOrEqual(20)
+    expect(new Set([...invalidV1, ...invalidV2].map(v => v.name)).size).toBe(invalidV1.length + invalidV2.length)
     expect(invalid.filter(v => v.error.type === 'SignatureError').map(v => v.name)).toContain('high-s')
     for (const name of ['map-order-bytewise', 'int-long-form', 'float-for-int', 'indefinite-length-map', 'duplicate-key', 'trailing-byte', 'version-2', 'unknown-kind', 'too-large']) {
-      expect(invalid.map(v => v.name)).toContain(name)
+      expect(invalidV1.map(v => v.name)).toContain(name)
     }
+    for (const name of ['version-3', 'v1-beacon', 'v1-genesis-v2-policy', 'v2-genesis-v1-policy', 'v2-genesis-no-mint-slack', 'beacon-body-key', 'beacon-interval-999']) {
+      expect(invalidV2.map(v => v.name)).toContain(name)
+    }
+    expect(invalidV2.filter(v => v.error.type === 'SignatureError').length).toBeGreaterThanOrEqual(1)
+  })
+
+  it('version-2 of the frozen v1 set is a correctly signed v2 mint: refused by a v1-only reader (op.v), accepted by a v2 reader', () => {
+    const v = invalidV1.find(x => x.name === 'version-2') as InvalidVector
+    expect(v.error).toEqual({ type: 'OpDecodeError', field: 'op.v' })
+    const mint = vectors.find(x => x.name === '08-mint') as Vector
+    const decoded = decodeOp(fromHex(v.wire))
+    expect(decoded.op).toEqual({ ...opOf(mint), v: 2, sig: decoded.op.sig })
+    expect(toHex(decoded.id)).not.toBe(mint.id)
+    expect(toHex(encodeSignedOp(decoded.op))).toBe(v.wire)
+    expect(() => verifyOp(decoded)).not.toThrow()
   })
 
   it.each(invalid.map(v => [v.name, v] as const))('%s', (_name, v) => {

@@ -1,14 +1,16 @@
 /**
- * Fixed keys and one small, coherent grid history that uses every op kind and variant. The test
- * vectors were generated from it once (see vectors/generate.ts); the specs use it for valid ops to
- * break. Secret keys are 32 copies of one byte: never use them for anything real.
+ * Fixed keys and a small, coherent history that uses every op kind and variant: one grid whose
+ * genesis is v1 (its ops 01-16 are v1, then a v2 beacon and a v2 mint), and a second grid whose
+ * genesis is v2. The test vectors were generated from it (see vectors/generate.ts: the v1 vectors
+ * once, the v2 ones later with --only-new); the specs use it for valid ops to break. Secret keys are
+ * 32 copies of one byte: never use them for anything real.
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import * as secp from '@noble/secp256k1'
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
   compareBytes, publicKeyOf, signOp,
-  type Dep, type OpId, type PublicKey, type SignedOp, type UnsignedOp
+  type Dep, type OpId, type ProtocolVersion, type PublicKey, type SignedOp, type UnsignedOp
 } from '../../src/index.ts'
 
 export interface Party {
@@ -49,7 +51,10 @@ export interface Sample {
 }
 
 export interface Scenario {
+  /** The grid of vectors 01-18, whose genesis is v1. */
   grid: OpId
+  /** The grid of vectors 19-20, whose genesis is v2. */
+  v2Grid: OpId
   samples: Sample[]
 }
 
@@ -62,18 +67,18 @@ let cached: Scenario | undefined
 /** The grid history, signed. Deterministic: RFC 6979 signatures, fixed keys and clocks. */
 export function scenario (): Scenario {
   if (cached !== undefined) return structuredClone(cached)
-  const heads = new Map<string, { seq: number, id: OpId }>()
+  let heads = new Map<string, { seq: number, id: OpId }>()
   const samples: Sample[] = []
   let grid: OpId | null = null
   let minute = 0
 
   const add = <K extends UnsignedOp['kind']>(
     name: string, description: string, signer: Party, kind: K,
-    body: Extract<UnsignedOp, { kind: K }>['body'], deps: Dep[] = [], ts?: number
+    body: Extract<UnsignedOp, { kind: K }>['body'], deps: Dep[] = [], ts?: number, v: ProtocolVersion = 1
   ): void => {
     const head = heads.get(signer.name)
     const op = {
-      v: 1,
+      v,
       grid,
       kind,
       author: signer.publicKey,
@@ -136,7 +141,25 @@ export function scenario (): Scenario {
     account: producer.publicKey, seq: 1
   }, [[producer.publicKey, 1]])
 
-  cached = { grid: grid as unknown as OpId, samples }
+  // ---- v2 ops on the same grid: its genesis is v1, so the default beacon policy applies ----------
+  add('v2-beacon', 'v2: the registrar\'s node publishes a time beacon on the v1 grid. Its body is the empty map (a0).', registrar, 'beacon', {}, [], undefined, 2)
+  add('v2-mint', 'v2: the meter\'s third mint, 800 Wh, citing the registrar\'s beacon one minute before it (within the default 15-minute mint slack).', meter, 'mint',
+    { wh: 800, total: 10_800 }, [[registrar.publicKey, 5]], undefined, 2)
+
+  // ---- a second grid, whose genesis is v2 ------------------------------------------------------
+  const v1Grid = grid
+  grid = null
+  heads = new Map()
+  add('v2-genesis', 'v2: a grid whose genesis sets the beacon policy: beacons every minute, mints at most 3 minutes past the latest beacon.', registrar, 'genesis', {
+    name: 'Vector Grid 2',
+    currency: 'USD',
+    registrars: [registrar.publicKey],
+    oracles: [oracle.publicKey],
+    policy: { friendlyCreditHours: [0, 1, 2, 3, 4, 5], beaconIntervalMs: 60_000, mintSlackMs: 180_000 }
+  }, [], undefined, 2)
+  add('v2-beacon-oracle', 'v2: the payment oracle\'s node publishes a time beacon on the v2 grid, citing the genesis op.', oracle, 'beacon', {}, [[registrar.publicKey, 0]], undefined, 2)
+
+  cached = { grid: v1Grid as unknown as OpId, v2Grid: grid as unknown as OpId, samples }
   return structuredClone(cached)
 }
 

@@ -6,15 +6,23 @@
  * The JSON files are the specification's ground truth: vectors.spec.ts rebuilds every op from them
  * and demands the same bytes, ids and signatures. Regenerating them after a change to the wire
  * format would hide the change, so this script refuses to overwrite existing vectors unless run
- * with `--force` (only for an intentional, versioned change of the format).
+ * with `--force` (only for an intentional, versioned change of the format; never for the v1 set).
+ *
+ * A new version adds vectors as new files and leaves the frozen ones alone:
+ *
+ *   npm exec -- node protocol/test/vectors/generate.ts --only-new
+ *
+ * builds every vector, writes only the files that do not exist yet, and checks that each existing
+ * file is exactly what it would have written: if a frozen vector would change, it writes nothing
+ * and fails.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as secp from '@noble/secp256k1'
 import {
-  accountId, decodeOp, deviceUri, encodeUnsignedOp, gridIdText, LIMITS, toHex, verifyOp, type UnsignedOp
+  accountId, decodeOp, deviceUri, encodeUnsignedOp, gridIdText, LIMITS, toHex, verifyOp, type GenesisBody, type UnsignedOp
 } from '../../src/index.ts'
 import * as cbor from '../helpers/cbor.ts'
 import { derFromCompact } from '../helpers/der.ts'
@@ -24,9 +32,14 @@ import {
 
 const here = dirname(fileURLToPath(import.meta.url))
 const force = process.argv.includes('--force')
+const onlyNew = process.argv.includes('--only-new')
 
-if (!force && readdirSync(here).some(f => f.endsWith('.json'))) {
-  console.error(`${here} already holds vectors; they are frozen. Pass --force only for an intentional format change.`)
+if (force && onlyNew) {
+  console.error('--force and --only-new exclude each other.')
+  process.exit(1)
+}
+if (!force && !onlyNew && readdirSync(here).some(f => f.endsWith('.json'))) {
+  console.error(`${here} already holds vectors; they are frozen. Pass --only-new to add new vectors, --force only for an intentional format change.`)
   process.exit(1)
 }
 
@@ -38,10 +51,11 @@ function toJson (value: unknown): unknown {
   return value
 }
 
+/** Files to write, by name; written at the end, once every vector is built and every check passed. */
+const outputs = new Map<string, string>()
 function write (name: string, value: unknown): void {
-  const file = join(here, `${name}.json`)
-  if (existsSync(file) && !force) throw new Error(`${file} exists`)
-  writeFileSync(file, JSON.stringify(value, null, 2) + '\n')
+  if (outputs.has(name)) throw new Error(`${name} written twice`)
+  outputs.set(name, JSON.stringify(value, null, 2) + '\n')
 }
 
 // ---- valid vectors: one file per op ---------------------------------------------------------------
@@ -57,8 +71,8 @@ for (const s of samples) {
     secretKey: toHex(s.signer.secretKey),
     publicKey: toHex(s.signer.publicKey),
     accountId: accountId(s.signer.publicKey),
-    gridId: gridIdText(grid),
-    deviceUri: deviceUri({ account: s.signer.publicKey, grid }),
+    gridId: gridIdText(s.op.grid ?? s.id),
+    deviceUri: deviceUri({ account: s.signer.publicKey, grid: s.op.grid ?? s.id }),
     op: toJson(s.op),
     unsigned: toHex(encodeUnsignedOp(s.op)),
     id: toHex(s.id),
@@ -178,4 +192,84 @@ signatureError('sig-prehashed-id', 'A signature over sha256(id) instead of over 
   cbor.map(cbor.withEntry(entries, 'sig', cbor.bstr(secp.sign(mint.id, mint.signer.secretKey, { prehash: true, lowS: true })))))
 
 write('invalid', invalid)
-console.log(`wrote ${samples.length} valid vectors and ${invalid.length} invalid vectors to ${here}`)
+
+// ---- invalid vectors of v2, in their own file (invalid.json is frozen) ----------------------------
+
+const invalidV2: Invalid[] = []
+const decodeErrorV2 = (name: string, description: string, bytes: Uint8Array, field: string): void => {
+  invalidV2.push({ name, description, wire: toHex(bytes), error: { type: 'OpDecodeError', field } })
+}
+const signatureErrorV2 = (name: string, description: string, bytes: Uint8Array): void => {
+  invalidV2.push({ name, description, wire: toHex(bytes), error: { type: 'SignatureError' } })
+}
+
+const beacon = sample('v2-beacon')
+const mintV2 = sample('v2-mint')
+const genesisV2 = sample('v2-genesis')
+const unsignedGenesisV2 = genesisV2.op as UnsignedOp & { body: GenesisBody }
+const v2Policy = unsignedGenesisV2.body.policy
+const withPolicy = (policy: Record<string, unknown>): Record<string, unknown> => ({ ...genesisV2.op, body: { ...unsignedGenesisV2.body, policy } })
+const withoutInterval = { friendlyCreditHours: v2Policy.friendlyCreditHours, mintSlackMs: v2Policy.mintSlackMs }
+const withoutSlack = { friendlyCreditHours: v2Policy.friendlyCreditHours, beaconIntervalMs: v2Policy.beaconIntervalMs }
+
+decodeErrorV2('version-3', 'The v2 mint with v: 3, correctly signed: a version this decoder does not know.',
+  resign({ ...mintV2.op, v: 3 }), 'op.v')
+decodeErrorV2('version-0', 'The v2 mint with v: 0, correctly signed.', resign({ ...mintV2.op, v: 0 }), 'op.v')
+decodeErrorV2('v1-beacon', 'The registrar\'s beacon as a v1 op, correctly signed: v1 has no kind beacon.',
+  resign({ ...beacon.op, v: 1 }, registrar), 'op.kind')
+decodeErrorV2('v1-genesis-v2-policy', 'The v1 genesis op with the v2 policy fields, correctly signed: a v1 policy is exactly { friendlyCreditHours }.',
+  resign({ ...genesis.op, body: { ...(genesis.op.body as GenesisBody), policy: { ...(genesis.op.body as GenesisBody).policy, beaconIntervalMs: 60_000, mintSlackMs: 180_000 } } }, registrar),
+  'op.body.policy.beaconIntervalMs')
+decodeErrorV2('v2-genesis-v1-policy', 'The v2 genesis op with a v1 policy (friendlyCreditHours only), correctly signed.',
+  resign(withPolicy({ friendlyCreditHours: v2Policy.friendlyCreditHours }), registrar), 'op.body.policy.beaconIntervalMs')
+decodeErrorV2('v2-genesis-no-beacon-interval', 'The v2 genesis op without policy.beaconIntervalMs, correctly signed.',
+  resign(withPolicy(withoutInterval), registrar), 'op.body.policy.beaconIntervalMs')
+decodeErrorV2('v2-genesis-no-mint-slack', 'The v2 genesis op without policy.mintSlackMs, correctly signed.',
+  resign(withPolicy(withoutSlack), registrar), 'op.body.policy.mintSlackMs')
+decodeErrorV2('beacon-interval-999', 'The v2 genesis op with policy.beaconIntervalMs 999: at least 1000 ms.',
+  resign(withPolicy({ ...v2Policy, beaconIntervalMs: 999 }), registrar), 'op.body.policy.beaconIntervalMs')
+decodeErrorV2('mint-slack-negative', 'The v2 genesis op with policy.mintSlackMs -1 (CBOR major type 1).',
+  resign(withPolicy({ ...v2Policy, mintSlackMs: -1 }), registrar), 'op.body.policy.mintSlackMs')
+decodeErrorV2('v2-policy-unknown-field', 'The v2 genesis op with a policy field v2 does not have, correctly signed.',
+  resign(withPolicy({ ...v2Policy, creditLimit: 5 }), registrar), 'op.body.policy.creditLimit')
+decodeErrorV2('beacon-body-key', 'A beacon whose body is { note: "x" }: a beacon body is exactly the empty map.',
+  resign({ ...beacon.op, body: { note: 'x' } }, registrar), 'op.body.note')
+decodeErrorV2('beacon-body-null', 'A beacon whose body is null instead of the empty map.',
+  resign({ ...beacon.op, body: null }, registrar), 'op.body')
+decodeErrorV2('beacon-without-grid', 'A beacon with grid null: only a genesis op has no grid.',
+  resign({ ...beacon.op, grid: null }, registrar), 'op.grid')
+decodeErrorV2('beacon-body-long-map-head', 'The beacon with its empty body written as b8 00 instead of a0.',
+  cbor.map(cbor.withEntry(cbor.entriesOf(signedValue(beacon)), 'body', Uint8Array.of(0xb8, 0x00))), 'op')
+signatureErrorV2('beacon-wrong-signer', 'The registrar\'s beacon signed by another key.', resign({ ...beacon.op }, stranger))
+signatureErrorV2('v2-genesis-tampered-policy', 'The v2 genesis op with policy.mintSlackMs changed to 0 after signing.',
+  cbor.map(cbor.withEntry(cbor.entriesOf(signedValue(genesisV2)), 'body',
+    dagCbor.encode({ ...unsignedGenesisV2.body, policy: { ...v2Policy, mintSlackMs: 0 } }))))
+
+write('invalid-v2', invalidV2)
+
+// ---- write: everything, or only what is new -------------------------------------------------------
+
+let unchanged = 0
+const written: string[] = []
+if (onlyNew) {
+  for (const [name, text] of outputs) {
+    const file = join(here, `${name}.json`)
+    if (existsSync(file) && readFileSync(file, 'utf8') !== text) {
+      console.error(`${file} is frozen, and this script would now write it differently: the format changed. Nothing written.`)
+      process.exit(1)
+    }
+  }
+}
+for (const [name, text] of outputs) {
+  const file = join(here, `${name}.json`)
+  if (existsSync(file)) {
+    if (onlyNew) {
+      unchanged++
+      continue
+    }
+    if (!force) throw new Error(`${file} exists`)
+  }
+  writeFileSync(file, text)
+  written.push(name)
+}
+console.log(`wrote ${written.length} files (${written.join(', ') || 'none'}) to ${here}; ${unchanged} existing files are unchanged`)
