@@ -3,18 +3,19 @@
  * deps that make the op valid on every replica (the heads of the chains whose ops it relies on).
  */
 import {
-  LIMITS, signOp,
+  LIMITS, PROTOCOL_VERSION, signOp,
   type BodyOf, type Dep, type OpKind, type OpSigner, type PublicKey, type UnsignedOp, type UnsignedOpOf
 } from '@microgrid/protocol'
 import type { Clock } from './clock.ts'
-import type { Chain, LedgerState } from './state.ts'
+import type { Chain } from './chain.ts'
+import type { LedgerState } from './state.ts'
 
 /** Builds the unsigned op `author` would sign next, given what this replica holds. */
 export function draftOp<K extends OpKind> (state: LedgerState, author: PublicKey, kind: K, body: BodyOf[K], clock: Clock): UnsignedOpOf<K> {
   const chain = state.chain(author)
   const seq = chain.length
   return {
-    v: 1,
+    v: PROTOCOL_VERSION,
     grid: state.gridId,
     kind,
     author: chain.key,
@@ -33,8 +34,9 @@ export function createOp<K extends OpKind> (state: LedgerState, signer: OpSigner
 }
 
 /**
- * Registrars (registrations), the cited receipt's oracle, and every chain that credited the author
- * with something its frontier does not cover yet, largest first, up to the wire limit.
+ * Registrars (registrations and their time), the cited receipt's oracle, a receipt's payee (its price
+ * in the receipt's past fixes the sale), a mint's authorities (witnessed time), and every chain that
+ * credited the author with something its frontier does not cover yet, largest first, up to the wire limit.
  */
 function depsFor<K extends OpKind> (state: LedgerState, chain: Chain, kind: K, body: BodyOf[K]): Dep[] {
   const wanted = new Map<number, number>()
@@ -48,6 +50,8 @@ function depsFor<K extends OpKind> (state: LedgerState, chain: Chain, kind: K, b
     const receipt = (body as BodyOf['transfer']).receipt
     if (receipt !== null) consider(state.chain(receipt[0]), Number.MAX_SAFE_INTEGER)
   }
+  if (kind === 'receipt') consider(state.chain((body as BodyOf['receipt']).payee), Number.MAX_SAFE_INTEGER)
+  if (kind === 'mint') for (const key of state.genesis.oracles) consider(state.chain(key), Number.MAX_SAFE_INTEGER)
   if (kind === 'transfer' || kind === 'burn') {
     for (const idx of chain.creditors) {
       const creditor = state.chains[idx] as Chain

@@ -1,70 +1,66 @@
 /**
- * Equivocation: two different ops with the same author and seq. Which ops survive depends only on the
- * set of ops, never on arrival order: along each chain, from seq 0 up, the candidates at a seq are the
- * ops whose prev is the surviving op one below; the candidate with the lowest id survives. Every other
- * op of that author is void. From the first fork not lifted by a registrar's `unfreeze`, the author is
- * frozen: no later op of theirs applies.
+ * Equivocation: two different ops of one author at one seq, both naming the surviving op below as prev.
+ * Which ops stand depends only on the author's ops, never on arrival order: from seq 0 up, the
+ * candidates at a seq are the ops whose prev is the surviving op one below; the lowest id survives.
+ * An op whose prev is not the surviving op is void (an orphan: the rest of a losing branch is not a
+ * new fork). From the first fork a registrar has not lifted, the author is frozen. Above a missing
+ * position nothing is decided: the ops there wait.
  */
-import { compareBytes, toHex } from '@microgrid/protocol'
-
-export interface ChainHeader {
-  author: string
-  seq: number
-  prev: Uint8Array | null
-  id: Uint8Array
-}
+import { bytesEqual, compareBytes, toHex, type DecodedOp } from '@microgrid/protocol'
 
 export interface Equivocation {
   /** Author key, hex. */
   author: string
   seq: number
-  /** Ids (hex) of every op seen at that position, the surviving one first. */
+  /** Ids (hex) of the candidates at that position, the surviving one first (ascending). */
   ids: string[]
 }
 
-export interface ForkResolution {
-  /** Ids (hex) of ops on a losing branch. */
-  void: Set<string>
-  /** author hex -> the seq of its first unlifted fork: ops above it are frozen. */
-  frozenFrom: Map<string, number>
-  equivocations: Equivocation[]
+export interface ChainResolution {
+  /** The surviving ops from `start` up, without a gap. */
+  line: DecodedOp[]
+  /** The seq of the first fork not lifted, or +∞. */
+  frozenFrom: number
+  forks: Array<{ seq: number, ids: string[] }>
+  /** Losing candidates and orphans. */
+  voids: DecodedOp[]
+  /** Ops above the first missing position: they wait for it. */
+  waiting: DecodedOp[]
 }
 
-/** `pardons` holds `${authorHex}:${seq}` for every fork a registrar lifted. */
-export function resolveForks (headers: Iterable<ChainHeader>, pardons: ReadonlySet<string>): ForkResolution {
-  const byAuthor = new Map<string, Map<number, ChainHeader[]>>()
-  for (const h of headers) {
-    let chain = byAuthor.get(h.author)
-    if (chain === undefined) byAuthor.set(h.author, chain = new Map())
-    const slot = chain.get(h.seq)
-    if (slot === undefined) chain.set(h.seq, [h])
-    else if (!slot.some(o => compareBytes(o.id, h.id) === 0)) slot.push(h)
+/**
+ * Resolves one author's ops (any order; duplicates by id ignored). `base` is the id of the op at
+ * `start − 1` when the chain's first ops are fixed (the genesis author's seq 0), else null with start 0.
+ */
+export function resolveChain (ops: Iterable<DecodedOp>, start: number, base: Uint8Array | null, pardoned: (seq: number) => boolean): ChainResolution {
+  const bySeq = new Map<number, DecodedOp[]>()
+  const result: ChainResolution = { line: [], frozenFrom: Number.POSITIVE_INFINITY, forks: [], voids: [], waiting: [] }
+  for (const d of ops) {
+    if (d.op.seq < start) { result.voids.push(d); continue }
+    const slot = bySeq.get(d.op.seq)
+    if (slot === undefined) bySeq.set(d.op.seq, [d])
+    else if (!slot.some(o => bytesEqual(o.id, d.id))) slot.push(d)
   }
-  const result: ForkResolution = { void: new Set(), frozenFrom: new Map(), equivocations: [] }
-  for (const [author, chain] of byAuthor) {
-    if (![...chain.values()].some(slot => slot.length > 1)) continue
-    const seqs = [...chain.keys()].sort((a, b) => a - b)
-    const survivors = new Set<string>()
-    let prevId: Uint8Array | null = null
-    let expected = 0
-    for (const seq of seqs) {
-      const slot = (chain.get(seq) as ChainHeader[]).slice().sort((a, b) => compareBytes(a.id, b.id))
-      const candidates = seq === expected
-        ? slot.filter(h => seq === 0 ? h.prev === null : h.prev !== null && prevId !== null && compareBytes(h.prev, prevId) === 0)
-        : []
-      const winner = candidates[0]
-      if (slot.length > 1) {
-        const ordered = winner === undefined ? slot : [winner, ...slot.filter(h => h !== winner)]
-        result.equivocations.push({ author, seq, ids: ordered.map(h => toHex(h.id)) })
-        if (!result.frozenFrom.has(author) && !pardons.has(`${author}:${seq}`)) result.frozenFrom.set(author, seq)
-      }
-      if (winner !== undefined) {
-        survivors.add(toHex(winner.id))
-        prevId = winner.id
-        expected = seq + 1
-      }
+  let prev = base
+  let s = start
+  for (;; s++) {
+    const slot = bySeq.get(s)
+    if (slot === undefined) break
+    bySeq.delete(s)
+    const candidates = slot.filter(o => s === 0 ? o.op.prev === null : o.op.prev !== null && prev !== null && bytesEqual(o.op.prev, prev))
+    for (const o of slot) if (!candidates.includes(o)) result.voids.push(o)
+    if (candidates.length === 0) break
+    candidates.sort((a, b) => compareBytes(a.id, b.id))
+    const winner = candidates[0] as DecodedOp
+    if (candidates.length > 1) {
+      result.forks.push({ seq: s, ids: candidates.map(c => toHex(c.id)) })
+      for (const loser of candidates.slice(1)) result.voids.push(loser)
+      if (!Number.isFinite(result.frozenFrom) && !pardoned(s)) result.frozenFrom = s
     }
-    for (const slot of chain.values()) for (const h of slot) if (!survivors.has(toHex(h.id))) result.void.add(toHex(h.id))
+    result.line.push(winner)
+    prev = winner.id
   }
+  for (const slot of bySeq.values()) result.waiting.push(...slot)
+  result.waiting.sort((a, b) => a.op.seq - b.op.seq)
   return result
 }

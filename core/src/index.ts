@@ -3,13 +3,19 @@ export {
   type LedgerInit, type IngestResult, type OpListener, type LoadReport
 } from './ledger.ts'
 export {
-  LedgerState, Chain, OpStatus, PendingLimitError,
-  type AddResult, type LedgerStateOptions, type LedgerStateParts, type LedgerStatePartsView, type Registration,
-  type Receipt, type CreditList, type WindowAllocation, type Role
+  LedgerState, PendingLimitError, RewindError,
+  type AddResult, type DecidedListener, type LedgerStateOptions, type LedgerStateParts, type LedgerStatePartsView,
+  type RewindPlan
 } from './state.ts'
+export { Chain, OpStatus, type ChainView } from './chain.ts'
+export { DeviceFunds, creditsUpTo, type CreditList, type WindowFunds, type FunderAccount } from './credits.ts'
+export { check, type CausalView, type Effect, type Registration, type Receipt, type Role } from './contracts/index.ts'
+export { HeldOps, type HeldStatus } from './admission.ts'
+export { receiptPosition, RECEIPT_SPAN } from './receipts.ts'
+export { fundsOf, type DeviceFundsView, type FundingView, type FunderView } from './views.ts'
 export { encodeSnapshot, decodeSnapshot, Snapshot, SnapshotError, SNAPSHOT_FORMAT, type EncodeSnapshotOptions, type RestoreOptions } from './snapshot.ts'
 export { stateHash } from './state-hash.ts'
-export { resolveForks, type ChainHeader, type Equivocation, type ForkResolution } from './forks.ts'
+export { resolveChain, type ChainResolution, type Equivocation } from './forks.ts'
 export { REJECT_CODES, RuleViolation, whForPayment, maxWhFor, type RejectCode } from './rules.ts'
 export { draftOp, createOp } from './author.ts'
 export { type Clock, systemClock, ManualClock } from './clock.ts'

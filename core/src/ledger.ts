@@ -2,17 +2,18 @@
  * Ledger: wire bytes in, verified ops applied to the state and kept in storage. An op is stored in the
  * same atomic batch that acknowledges it, and the stored set of ops is the whole truth: opening a
  * ledger restores its latest snapshot and adds the ops stored since (the journal), or replays every
- * stored op (without re-verifying signatures, which were checked before it was stored); an
- * equivocation that changes which branch survives replays it under the new fork resolution.
+ * stored op (without re-verifying signatures, which were checked before it was stored). A fact that
+ * changes past verdicts (a fork, an unfreeze, a late device registration) makes the state decide again
+ * the ops it touches: the ledger reads those chains back from storage for it (`LedgerState.rewind`).
  */
 import {
   bytesEqual, decodeOp, nobleVerifier, OpDecodeError, SignatureError, toHex,
-  type DecodedOp, type OpId, type PublicKey, type SignatureVerifier, type SignedOp
+  type DecodedOp, type OpId, type SignatureVerifier, type SignedOp
 } from '@microgrid/protocol'
 import type { RejectCode } from './rules.ts'
-import { resolveForks, type ChainHeader, type ForkResolution } from './forks.ts'
+import type { Chain } from './chain.ts'
 import { encodeSnapshot, Snapshot, SnapshotError } from './snapshot.ts'
-import { LedgerState, PendingLimitError, type AddResult } from './state.ts'
+import { LedgerState, PendingLimitError, RewindError, type AddResult } from './state.ts'
 import { stateHash } from './state-hash.ts'
 import { MemoryStorage, opKey, type StorageAdapter, type StorageEntry, type StorageKey } from './storage.ts'
 import type { BatchVerifier } from './verify-pool.ts'
@@ -77,9 +78,8 @@ export class Ledger {
   readonly #maxPending: number
   readonly #snapshotEvery: number
   readonly #listeners: OpListener[] = []
-  #rebuilds = 0
+  #rewinds = 0
   #queue: Promise<void> = Promise.resolve()
-  #replayRejections = new Map<string, { code: RejectCode, reason: string }>()
   /** The last journal counter written (or covered by the snapshot). */
   #journal = 0
   /** Ops stored since the last snapshot. */
@@ -129,9 +129,12 @@ export class Ledger {
     return this.genesis.id
   }
 
-  /** How many times an equivocation made the ledger replay its ops. */
-  get rebuilds (): number {
-    return this.#rebuilds
+  /**
+   * How many times the ledger decided ops again because a fork, an unfreeze or a late device
+   * registration changed past verdicts (each time only the chains it touched).
+   */
+  get rewinds (): number {
+    return this.#rewinds
   }
 
   /** How the state was last loaded from storage (at open, or after a failed write). */
@@ -159,7 +162,7 @@ export class Ledger {
    * `decodeOp` already decoded (a gossip validator's), so it is not decoded twice; it is still verified.
    */
   async applyBatch (batch: ReadonlyArray<Uint8Array | DecodedOp>): Promise<IngestResult[]> {
-    // One batch at a time: a replay must never drop ops another batch applied but has not stored yet.
+    // One batch at a time: a rewind reads back from storage ops another batch applied but has not stored yet.
     return await this.#serialized(async () => await this.#applyBatch(batch))
   }
 
@@ -204,8 +207,8 @@ export class Ledger {
     // 3. Rules, in batch order.
     const fresh: StorageEntry[] = []
     const unblocked: IngestResult[] = []
-    let replay = false
-    const stop = this.#state.onDecided(r => unblocked.push(r))
+    const verdicts = new Map<string, { code: RejectCode, reason: string }>()
+    const stop = this.#state.onDecided(r => { unblocked.push(r); if (r.status === 'rejected') verdicts.set(toHex(r.id), { code: r.code, reason: r.reason }) })
     try {
       candidates.forEach(({ at, decoded }, i) => {
         if (valid[i] !== true) {
@@ -223,7 +226,6 @@ export class Ledger {
         if (result.status !== 'duplicate' && !(result.status === 'void' && result.reason === OTHER_GRID)) {
           fresh.push({ key: opKey(decoded.op.author, decoded.op.seq, decoded.id), data: decoded.bytes })
         }
-        if (result.status === 'conflict' || (result.status === 'applied' && result.op.kind === 'unfreeze' && this.#liftsAFork(result.op.body.account, result.op.body.seq))) replay = true
         results[at] = result
       })
     } finally {
@@ -244,21 +246,68 @@ export class Ledger {
       await this.#load()
       throw err
     }
-    if (replay) {
-      const replayed = await this.#replay()
+    // 5. A fork, an unfreeze or a late device registration changed past verdicts: decide again the
+    // ops they touch (read back from storage, where this batch now is too).
+    if (this.#state.dirty) {
+      const stopAgain = this.#state.onDecided(r => { if (r.status === 'rejected') verdicts.set(toHex(r.id), { code: r.code, reason: r.reason }) })
+      try {
+        await this.#settleDirty()
+      } finally {
+        stopAgain()
+      }
       for (let i = 0; i < results.length; i++) {
         const r = results[i] as IngestResult | AddResult
-        if (r.status === 'conflict') results[i] = this.#settle(r)
+        if ('id' in r && r.status !== 'duplicate' && r.status !== 'dropped' && !(r.status === 'void' && r.reason === OTHER_GRID)) results[i] = this.#final(r, verdicts)
       }
-      this.#replayRejections = new Map()
-      // A snapshot taken under the old fork resolution must not stand: replace it.
-      await this.#afterReplay(replayed)
-    } else if (this.#snapshotEvery > 0 && this.#sinceSnapshot >= this.#snapshotEvery) {
-      await this.#snapshotQuietly()
     }
+    if (this.#snapshotEvery > 0 && this.#sinceSnapshot >= this.#snapshotEvery) await this.#snapshotQuietly()
     const final = results as IngestResult[]
     for (const r of [...final, ...unblocked]) for (const l of this.#listeners) l(r)
     return final
+  }
+
+  /** What became of an op once its chain was decided again. */
+  #final (r: { id: OpId, op: SignedOp, status: string }, verdicts: ReadonlyMap<string, { code: RejectCode, reason: string }>): IngestResult {
+    const { id, op } = r
+    switch (this.#state.statusOf(op.author, op.seq, id)) {
+      case 'accepted': return { status: 'applied', id, op }
+      case 'rejected': {
+        const verdict = verdicts.get(toHex(id))
+        if (verdict === undefined && r.status === 'rejected') return r as IngestResult
+        return { status: 'rejected', id, op, code: verdict?.code ?? 'insufficient-funds', reason: verdict?.reason ?? 'rejected once its chain was decided again' }
+      }
+      case 'frozen': return { status: 'frozen', id, op }
+      case 'pending': return { status: 'pending', id, op, missing: [] }
+      default: return { status: 'void', id, op, reason: 'on the losing branch of an equivocation' }
+    }
+  }
+
+  /** Decides again what the state marked dirty, reading the chains it needs from storage. */
+  async #settleDirty (): Promise<void> {
+    for (let round = 0; this.#state.dirty; round++) {
+      if (round > 1000) throw new RewindError('ops kept changing verdicts while decided again')
+      const loaded = new Map<number, DecodedOp[]>()
+      let plan = this.#state.planRewind(loaded)
+      while ('need' in plan) {
+        for (const idx of plan.need) loaded.set(idx, await this.#chainOps(this.#state.chains[idx] as Chain))
+        plan = this.#state.planRewind(loaded)
+      }
+      this.#state.rewind(plan.cuts, loaded)
+      this.#rewinds++
+    }
+  }
+
+  /** Every stored op of a chain (decided or held), decoded. */
+  async #chainOps (chain: Chain): Promise<DecodedOp[]> {
+    const ops: DecodedOp[] = []
+    for (const { data } of await this.storage.loadRange(['op', chain.hex])) {
+      try {
+        ops.push(decodeOp(data))
+      } catch {
+        // a stored op that no longer decodes was never acknowledged in this form
+      }
+    }
+    return ops
   }
 
   async #snapshot (): Promise<number> {
@@ -283,26 +332,8 @@ export class Ledger {
     }
   }
 
-  #liftsAFork (account: PublicKey, seq: number): boolean {
-    return liftsAFork(this.#state, account, seq)
-  }
-
-  #settle (r: Extract<AddResult, { status: 'conflict' }>): IngestResult {
-    const status = this.#state.statusOf(r.op.author, r.op.seq, r.id)
-    switch (status) {
-      case 'accepted': return { status: 'applied', id: r.id, op: r.op }
-      case 'rejected': {
-        const verdict = this.#replayRejections.get(toHex(r.id))
-        return { status: 'rejected', id: r.id, op: r.op, code: verdict?.code ?? 'insufficient-funds', reason: verdict?.reason ?? 'rejected once the fork was resolved' }
-      }
-      case 'frozen': return { status: 'frozen', id: r.id, op: r.op }
-      case 'pending': return { status: 'pending', id: r.id, op: r.op, missing: [] }
-      default: return { status: 'void', id: r.id, op: r.op, reason: 'on the losing branch of an equivocation' }
-    }
-  }
-
-  #freshState (forks?: ForkResolution, maxPending = this.#maxPending): LedgerState {
-    return new LedgerState(this.genesis, { forks, maxPending })
+  #freshState (maxPending = this.#maxPending): LedgerState {
+    return new LedgerState(this.genesis, { maxPending })
   }
 
   /** Loads the state from storage: the snapshot and the journal when they are usable, else a full replay. */
@@ -315,6 +346,8 @@ export class Ledger {
       const restored = await this.#restore(snapshot, journal)
       if (typeof restored !== 'string') {
         this.#state = restored.state
+        await this.#settleDirty()
+        this.#state.maxPending = this.#maxPending
         this.#sinceSnapshot = restored.journaled
         this.#lastLoad = { from: 'snapshot', decoded: restored.decoded }
         return
@@ -354,8 +387,7 @@ export class Ledger {
 
   /**
    * The snapshot's state plus the ops journaled after it, or why that cannot be used (then the caller
-   * replays): a torn or corrupted snapshot, a held op missing from storage, or a journaled op that
-   * changes the fork resolution (which only a full replay settles).
+   * replays): a torn or corrupted snapshot, or a held op missing from storage.
    */
   async #restore (bytes: Uint8Array, journal: Array<{ n: number, key: string[] }>): Promise<{ state: LedgerState, decoded: number, journaled: number } | string> {
     let snapshot: Snapshot
@@ -399,82 +431,34 @@ export class Ledger {
         continue // as in a replay: never acknowledged in this form
       }
       decoded++
-      const result = state.add(op)
-      if (result.status === 'conflict') return 'journal: an equivocation the snapshot does not resolve'
-      if (result.status === 'applied' && result.op.kind === 'unfreeze' && liftsAFork(state, result.op.body.account, result.op.body.seq)) {
-        return 'journal: an unfreeze the snapshot does not resolve'
-      }
+      state.add(op)
     }
-    state.maxPending = this.#maxPending
     return { state, decoded, journaled }
   }
 
   /**
-   * Rebuilds the state from every stored op: once plainly, and again under a fork resolution if any
-   * fork shows. The plain pass decodes and adds op by op, holding no decoded op it does not keep.
+   * Rebuilds the state from every stored op, op by op in storage order (by author), holding no decoded
+   * op it does not keep; forks and unfreezes among them are decided as they show.
    */
   async #replay (): Promise<number> {
     const stored = (await this.storage.loadRange(['op'])).map(e => e.data)
-    const decode = (data: Uint8Array): DecodedOp | undefined => {
-      try {
-        return decodeOp(data)
-      } catch {
-        return undefined // a stored op that no longer decodes was never acknowledged in this form
-      }
-    }
     // Every stored op was acknowledged within the pending bound, but storage order (by author) is not
     // causal: far more ops wait on the way than ever did at once. The bound holds again afterwards.
-    let state = this.#freshState(undefined, Number.POSITIVE_INFINITY)
+    const state = this.#freshState(Number.POSITIVE_INFINITY)
     let decoded = 0
-    let conflicted = false
     for (const data of stored) {
-      const op = decode(data)
-      if (op === undefined) continue
-      decoded++
-      if (state.add(op).status === 'conflict') { conflicted = true; break }
-    }
-    if (conflicted) {
-      const ops: DecodedOp[] = []
-      for (const data of stored) {
-        const op = decode(data)
-        if (op !== undefined) ops.push(op)
+      let op: DecodedOp
+      try {
+        op = decodeOp(data)
+      } catch {
+        continue // a stored op that no longer decodes was never acknowledged in this form
       }
-      state = this.#freshState(this.#resolve(ops), Number.POSITIVE_INFINITY)
-      // Keep the verdicts of rejected ops, so a batch that caused the replay can report their reasons.
-      const rejected = new Map<string, { code: RejectCode, reason: string }>()
-      const note = (r: AddResult): void => { if (r.status === 'rejected') rejected.set(toHex(r.id), { code: r.code, reason: r.reason }) }
-      const stop = state.onDecided(note)
-      for (const op of ops) note(state.add(op))
-      stop()
-      this.#replayRejections = rejected
-      decoded = ops.length
-      this.#rebuilds++
+      decoded++
+      state.add(op)
     }
-    state.maxPending = this.#maxPending
     this.#state = state
+    await this.#settleDirty()
+    state.maxPending = this.#maxPending
     return decoded
   }
-
-  #resolve (ops: DecodedOp[]): ForkResolution {
-    const registrars = new Set(this.genesis.op.kind === 'genesis' ? this.genesis.op.body.registrars.map(toHex) : [])
-    const headers: ChainHeader[] = ops.map(o => ({ author: toHex(o.op.author), seq: o.op.seq, prev: o.op.prev, id: o.id }))
-    headers.push({ author: toHex(this.genesis.op.author), seq: 0, prev: null, id: this.genesis.id })
-    const pardonsFrom = (voided: ReadonlySet<string>): Set<string> => new Set(ops
-      .filter(o => o.op.kind === 'unfreeze' && registrars.has(toHex(o.op.author)) && !voided.has(toHex(o.id)))
-      .map(o => o.op.kind === 'unfreeze' ? `${toHex(o.op.body.account)}:${o.op.body.seq}` : ''))
-    // Pardons count unless their own op is void; void sets only shrink as pardons grow, so this settles.
-    let forks = resolveForks(headers, pardonsFrom(new Set()))
-    for (let i = 0; i < 8; i++) {
-      const next = resolveForks(headers, pardonsFrom(forks.void))
-      if (next.frozenFrom.size === forks.frozenFrom.size && [...next.frozenFrom].every(([k, v]) => forks.frozenFrom.get(k) === v)) break
-      forks = next
-    }
-    return forks
-  }
-}
-
-/** Whether an unfreeze of (account, seq) lifts a fork the state knows: the fork resolution changes. */
-function liftsAFork (state: LedgerState, account: PublicKey, seq: number): boolean {
-  const hex = toHex(account)
-  return state.equivocations.some(e => e.author === hex && e.seq === seq)
 }

@@ -4,7 +4,7 @@ export const REJECT_CODES = [
   'reading-mismatch', 'implausible-mint', 'wrong-currency', 'duplicate-payment', 'receipt-not-in-deps',
   'not-a-receipt', 'wrong-contract', 'wrong-payee', 'wrong-recipient', 'not-utility', 'already-settled',
   'no-price', 'wrong-amount', 'payment-too-small', 'insufficient-funds', 'consumer-burn-only', 'self-transfer',
-  'overflow'
+  'overflow', 'not-authority'
 ] as const
 export type RejectCode = typeof REJECT_CODES[number]
 

@@ -1,14 +1,17 @@
 /**
  * The state hash: sha256 over a canonical summary of everything the rules derived, in key order, so
  * two replicas holding the same ops agree byte for byte whatever order the ops arrived in. Chain heads
- * commit to every applied op (each op names its prev), the status digest to every verdict.
+ * commit to every decided op (each op names its prev), the status digest to every verdict. Chain
+ * indices differ between replicas (they follow arrival order), so the summary names accounts by key.
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { toHex } from '@microgrid/protocol'
-import type { Chain, LedgerState } from './state.ts'
+import { compareBytes, toHex } from '@microgrid/protocol'
+import type { Chain } from './chain.ts'
+import type { LedgerState } from './state.ts'
 
 export function stateHash (state: LedgerState): string {
+  const keyOf = (idx: number): Uint8Array => (state.chains[idx] as Chain).key
   const chains = state.chains
     .filter(c => c.length > 0 || c.balance !== 0 || c.declared !== 0 || Number.isFinite(c.frozenFrom))
     .sort((a, b) => a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0)
@@ -20,16 +23,23 @@ export function stateHash (state: LedgerState): string {
       c.balance,
       c.declared,
       c.spent,
-      c.burnOnly,
       c.wholesale,
       c.retail,
       c.reading,
-      (c.windows ?? []).map(w => [w.from, w.until, w.remaining]).sort((x, y) => (x[0] as number) - (y[0] as number) || (x[1] as number) - (y[1] as number) || (x[2] as number) - (y[2] as number)),
+      c.minted,
+      c.burned,
+      c.funds === null
+        ? null
+        : [
+            [...c.funds.funders].map(([f, a]) => [keyOf(f), a.put, a.burned, a.returned, a.general]).sort((x, y) => compareBytes(x[0] as Uint8Array, y[0] as Uint8Array)),
+            c.funds.windows.map(w => [keyOf(w.funder), w.from, w.until, w.remaining]).sort((x, y) => compareBytes(x[0] as Uint8Array, y[0] as Uint8Array) || (x[1] as number) - (y[1] as number) || (x[2] as number) - (y[2] as number) || (x[3] as number) - (y[3] as number))
+          ],
       Number.isFinite(c.frozenFrom) ? c.frozenFrom : null
     ])
   const equivocations = state.equivocations
     .map(e => [e.author, e.seq, e.ids])
     .sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)
-  const summary = { grid: state.gridId, minted: state.minted, burned: state.burned, settled: state.settledCount, chains, equivocations }
+  const devices = state.chains.filter(c => state.hasRole(c.idx, 'device')).map(c => toHex(c.key)).sort()
+  const summary = { grid: state.gridId, minted: state.minted, burned: state.burned, settled: state.settledCount, chains, equivocations, devices }
   return toHex(sha256(dagCbor.encode(summary)))
 }

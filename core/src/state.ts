@@ -1,295 +1,129 @@
 /**
- * LedgerState: the replicated state as a pure function of a set of verified ops. Ops apply in causal
- * order (prev and deps first); whether an op is accepted depends only on the op and its causal past,
- * so any arrival order gives the same state. Signatures are checked before ops get here.
+ * LedgerState: the replicated state as a pure function of a set of verified ops.
  *
- * Causal past, as the rules read it: an op sees its own chain below it, and every position of another
- * chain its chain has declared in `deps` so far (its frontier). A debit is covered only by credits
- * inside that frontier, so a replica never needs to know what the signer had not seen.
+ * How the pieces talk:
+ *   chain.ts        one signer's chain and account (decided ops, frontier, figures)
+ *   admission.ts    ops held but not decided: pending (causal past missing), frozen, void
+ *   forks.ts        which of an author's ops stand when it signed two at one seq
+ *   credits.ts      credit lists (a debit's cover is a binary search per dep) and device funding
+ *   contracts/      the rules, one module per contract or op kind: op + causal view -> effect | rejection
+ *   rewind.ts       deciding ops again after a fact that changes past verdicts (a fork, an unfreeze,
+ *                   a late device registration): only the chains it touches, never the whole history
+ *   views.ts        read-only queries for nodes, meters and the UI
+ *   snapshot.ts     the whole state as bytes
+ *
+ * Ops apply in causal order (prev and deps first); whether an op is accepted depends only on the op
+ * and its causal past — its own chain below it and every position of other chains its chain has
+ * declared in `deps` (its frontier) — and on two facts of the op set that no deps can hide: which ops
+ * stand at a fork, and which keys a registrar registered as consumer devices. When such a fact
+ * changes, the ops it affects are decided again (`dirty`, then `planRewind` and `rewind`).
  */
 import {
-  bytesEqual, compareBytes, fromHex, toHex,
+  bytesEqual, policyOf, toHex,
   type DecodedOp, type FundingWindow, type GenesisBody, type OpId, type PublicKey, type ReceiptBody,
-  type RegisterBody, type SignedOp, type SignedOpOf
+  type RegisterBody
 } from '@microgrid/protocol'
-import type { Equivocation, ForkResolution } from './forks.ts'
-import { maxWhFor, reject, RuleViolation, whForPayment, type RejectCode } from './rules.ts'
+import { HeldOps, slotKey } from './admission.ts'
+import { Chain, OpStatus } from './chain.ts'
+import { check, type CausalView, type Effect, type Receipt, type Registration, type Role } from './contracts/index.ts'
+import { appendCredit, creditAmount, creditsUpTo, creditSum, DeviceFunds, listTotal, type CreditList } from './credits.ts'
+import { resolveChain, type Equivocation } from './forks.ts'
+import { PaymentIndex, positionChain, positionSeq, receiptPosition } from './receipts.ts'
+import { reject, RuleViolation, type RejectCode } from './rules.ts'
 
-export const OpStatus = { accepted: 1, rejected: 2 } as const
-
-export type Role = 'producer' | 'generation-meter' | 'consumer' | 'utility'
-
-export interface Registration {
-  role: Role
-  registrar: number
-  seq: number
-  id: OpId
-  ts: number
-  body: RegisterBody
-}
-
-/**
- * The credits one chain gave one account, in seq order: three numbers per credit (one array rather
- * than three keeps the many short lists small) — the seq, the running total, and the running total of
- * the credits that may only be burned (value given to a device as a device).
- */
-export interface CreditList {
-  entries: number[]
-  /** Funding windows of the credits that have one, by entry index. */
-  windows: Map<number, FundingWindow> | null
-}
-
-export interface WindowAllocation extends FundingWindow {
-  remaining: number
-}
-
-/** What settlement needs of a receipt, by chain index rather than key, to keep the heap small. */
-export interface Receipt {
-  payer: number
-  payee: number
-  contract: ReceiptBody['contract']
-  amount: number
-  paymentId: string
-}
-
-/** One signer's chain and the account of the same key. */
-export class Chain {
-  readonly idx: number
-  readonly key: PublicKey
-  readonly hex: string
-  /** Applied ops (the surviving line): ids packed 32 bytes each, status per seq. */
-  length = 0
-  ids = new Uint8Array(32 * 4)
-  status = new Uint8Array(4)
-  lastTs = 0
-  /** Highest seq of each other chain this chain has declared in deps. */
-  readonly frontier = new Map<number, number>()
-  /** Global balance: every accepted credit minus every accepted debit. */
-  balance = 0
-  /** Credits inside the frontier (what this account may spend) and its own debits. */
-  declared = 0
-  spent = 0
-  /** Declared credits given to this account as a consumer device and not burned yet: burn-only. */
-  burnOnly = 0
-  /** Last cumulative meter reading and the ts it was signed at (mints and burns). */
-  reading: number | null = null
-  readingTs = 0
-  wholesale: number | null = null
-  retail: number | null = null
-  /** Consumer device funding inside the frontier: general and per funding window. */
-  windows: WindowAllocation[] | null = null
-  /** Credits this chain gave to others, by credited account. */
-  readonly credits = new Map<number, CreditList>()
-  /** Chains that credited this account: where its next debit should look for deps. */
-  readonly creditors = new Set<number>()
-  paymentIds: Set<string> | null = null
-  frozenFrom = Number.POSITIVE_INFINITY
-
-  constructor (idx: number, key: PublicKey, hex: string) {
-    this.idx = idx
-    this.key = key
-    this.hex = hex
-  }
-
-  idAt (seq: number): OpId {
-    return this.ids.subarray(seq * 32, seq * 32 + 32)
-  }
-
-  push (id: OpId, status: number): void {
-    if ((this.length + 1) * 32 > this.ids.length) {
-      const ids = new Uint8Array(this.ids.length * 2)
-      ids.set(this.ids)
-      this.ids = ids
-      const st = new Uint8Array(this.status.length * 2)
-      st.set(this.status)
-      this.status = st
-    }
-    this.ids.set(id, this.length * 32)
-    this.status[this.length] = status
-    this.length++
-  }
-}
+export { OpStatus, Chain }
+export type { Registration, Receipt, Role }
 
 export type AddResult =
-  | { status: 'applied', id: OpId, op: SignedOp }
-  | { status: 'rejected', id: OpId, op: SignedOp, code: RejectCode, reason: string }
-  | { status: 'pending', id: OpId, op: SignedOp, missing: Array<[PublicKey, number]> }
-  | { status: 'duplicate', id: OpId, op: SignedOp }
-  | { status: 'void', id: OpId, op: SignedOp, reason: string }
-  | { status: 'frozen', id: OpId, op: SignedOp }
-  | { status: 'conflict', id: OpId, op: SignedOp, author: PublicKey, seq: number }
+  | { status: 'applied', id: OpId, op: DecodedOp['op'] }
+  | { status: 'rejected', id: OpId, op: DecodedOp['op'], code: RejectCode, reason: string }
+  | { status: 'pending', id: OpId, op: DecodedOp['op'], missing: Array<[PublicKey, number]> }
+  | { status: 'duplicate', id: OpId, op: DecodedOp['op'] }
+  | { status: 'void', id: OpId, op: DecodedOp['op'], reason: string }
+  | { status: 'frozen', id: OpId, op: DecodedOp['op'] }
+  /** A fork whose new op has the lower id: its author's ops are decided again (see `dirty`). */
+  | { status: 'conflict', id: OpId, op: DecodedOp['op'], author: PublicKey, seq: number }
 
-/** Reported for ops that leave the pending set (or the frozen set) and are decided. */
+/** Reported for ops decided after they were added: unblocked pending ops, and ops decided again. */
 export type DecidedListener = (result: AddResult & { status: 'applied' | 'rejected' }) => void
 
 export interface LedgerStateOptions {
-  /** From a fork resolution: ops on losing branches and frozen authors. */
-  forks?: ForkResolution
   maxPending?: number
+  /**
+   * Keep every op added, so the state can decide ops again by itself (a `Ledger` reads them back from
+   * storage instead). For tests and simulations.
+   */
+  retainOps?: boolean
 }
 
 export class PendingLimitError extends RangeError {
   override readonly name = 'PendingLimitError'
 }
 
-/**
- * Everything a LedgerState holds besides its genesis and options, as the state's own structures: what
- * a snapshot writes (`LedgerState.parts`, live and read-only) and restores (`LedgerState.restore`,
- * which takes ownership). Slots are `${author hex}:${seq}`.
- */
-export interface LedgerStateParts {
-  /** Every chain, `chains[i].idx === i`. */
-  chains: Chain[]
-  /** Registrations by registered chain index, in the order made. */
-  registrations: Map<number, Registration[]>
-  /** Accepted receipts by position (`receiptPosition(oracle index, seq)`). */
-  receipts: Map<number, Receipt>
-  /** Positions of the receipts a sale settled (a payment id is unique in its oracle's chain). */
-  settled: Set<number>
-  /** Pending ops by the slot they wait for (the pending set is exactly these lists). */
-  waiting: Map<string, DecodedOp[]>
-  /** Ops of frozen authors, by their own slot. */
-  frozenOps: Map<string, DecodedOp>
-  /** Ids of void ops (losing branches, orphans) by their slot. */
-  voidSlots: Map<string, OpId[]>
-  /** From the fork resolution the state was built under: ids (hex) on losing branches, and the forks. */
-  voidIds: ReadonlySet<string>
-  equivocations: Equivocation[]
-  /** (chain index, seq) of every decided op, in the order decided. */
-  order: Uint32Array
-  minted: number
-  burned: number
+/** Raised when ops cannot be decided again: the ops of a chain to rewind are not all available. */
+export class RewindError extends Error {
+  override readonly name = 'RewindError'
 }
 
-/** The same structures, as `LedgerState.parts` lends them: to read, never to change. */
-export interface LedgerStatePartsView {
-  readonly chains: readonly Chain[]
-  readonly registrations: ReadonlyMap<number, readonly Registration[]>
-  readonly receipts: ReadonlyMap<number, Receipt>
-  readonly settled: ReadonlySet<number>
-  readonly waiting: ReadonlyMap<string, readonly DecodedOp[]>
-  readonly frozenOps: ReadonlyMap<string, DecodedOp>
-  readonly voidSlots: ReadonlyMap<string, readonly OpId[]>
-  readonly voidIds: ReadonlySet<string>
-  readonly equivocations: readonly Equivocation[]
-  readonly order: Uint32Array
-  readonly minted: number
-  readonly burned: number
-}
+export type RewindPlan = { need: number[] } | { cuts: Map<number, number> }
+
+const OTHER_GRID = 'the op belongs to another grid'
 
 export class LedgerState {
   readonly gridId: OpId
   readonly genesis: GenesisBody
+  readonly genesisOp: DecodedOp
+  readonly mintSlackMs: number
   readonly chains: Chain[] = []
   readonly #byHex = new Map<string, Chain>()
   readonly #registrars = new Set<number>()
   readonly #oracles = new Set<number>()
+  #genesisChain: Chain
   #registrations = new Map<number, Registration[]>()
   #receipts = new Map<number, Receipt>()
+  #payments = new PaymentIndex()
   #settled = new Set<number>()
-  /** Pending ops by the slot they wait for (`author:seq`), and by their own slot. */
-  #waiting = new Map<string, DecodedOp[]>()
-  readonly #pending = new Map<string, DecodedOp>()
-  /** Ops seen but not applied: losing branches and orphans (by `author:seq` -> ids). */
-  #voidSlots = new Map<string, OpId[]>()
-  #frozenOps = new Map<string, DecodedOp>()
-  readonly #voidIds: ReadonlySet<string>
-  /** The op that stands at each known fork (hex ids). */
-  readonly #survivors: ReadonlySet<string>
+  /** Keys a registrar registered as consumer devices, in any op of the set. */
+  #devices = new Set<number>()
+  /** Applied unfreezes per fork (`${chain}:${seq}`). */
+  #pardons = new Map<string, number>()
+  /** Known forks by `${author hex}:${seq}`, and their seqs per chain. */
+  #equivocations = new Map<string, Equivocation>()
+  #forksOf = new Map<number, Set<number>>()
+  #held = new HeldOps()
+  /** Chains whose ops from a seq up must be decided again. */
+  readonly #dirty = new Map<number, number>()
+  readonly #retained: Map<number, DecodedOp[]> | null
   #maxPending: number
+  #rewinding = false
   readonly #listeners: DecidedListener[] = []
+  /** The chain index of every decided op (the genesis excluded), in the order decided. */
+  #order = new Uint32Array(1024)
+  #orderLength = 0
   minted = 0
   burned = 0
-  readonly equivocations: ForkResolution['equivocations']
+  readonly #view: View
 
   constructor (genesis: DecodedOp, options: LedgerStateOptions = {}) {
     if (genesis.op.kind !== 'genesis') throw new TypeError('a ledger starts from a genesis op')
     this.gridId = genesis.id
     this.genesis = genesis.op.body
-    this.#genesisAuthor = genesis.op.author
-    this.#voidIds = options.forks?.void ?? new Set()
+    this.genesisOp = genesis
+    this.mintSlackMs = policyOf(this.genesis).mintSlackMs
     this.#maxPending = options.maxPending ?? 1_000_000
-    this.equivocations = options.forks?.equivocations ?? []
-    this.#survivors = new Set(this.equivocations.map(e => e.ids[0] as string))
-    for (const [hex, seq] of options.forks?.frozenFrom ?? []) {
-      this.#chainFor(fromHex(hex), hex).frozenFrom = seq
-    }
+    this.#retained = options.retainOps === true ? new Map() : null
     for (const k of this.genesis.registrars) this.#registrars.add(this.chain(k).idx)
     for (const k of this.genesis.oracles) this.#oracles.add(this.chain(k).idx)
-    const author = this.chain(genesis.op.author)
-    author.lastTs = genesis.op.ts
-    author.push(genesis.id, OpStatus.accepted)
+    for (const idx of [...this.#registrars, ...this.#oracles]) (this.chains[idx] as Chain).tsAt = new Float64Array(16)
+    this.#genesisChain = this.chain(genesis.op.author)
+    this.#startGenesisChain()
+    this.#view = new View(this)
   }
 
-  /**
-   * A state as it was, from its parts (see `parts`): the inverse of reading them, for snapshots. Takes
-   * ownership of the structures given. The rules are not run: the parts must come from a state built
-   * on the same genesis.
-   */
-  static restore (genesis: DecodedOp, parts: LedgerStateParts, options: { maxPending?: number } = {}): LedgerState {
-    const frozenFrom = new Map<string, number>()
-    for (const c of parts.chains) if (Number.isFinite(c.frozenFrom)) frozenFrom.set(c.hex, c.frozenFrom)
-    const forks: ForkResolution = { void: new Set(parts.voidIds), frozenFrom, equivocations: parts.equivocations }
-    const state = new LedgerState(genesis, { forks, maxPending: options.maxPending })
-    state.#install(genesis, parts)
-    return state
-  }
-
-  #install (genesis: DecodedOp, parts: LedgerStateParts): void {
-    this.chains.length = 0
-    this.#byHex.clear()
-    for (const c of parts.chains) {
-      if (c.idx !== this.chains.length) throw new RangeError(`chain ${c.idx} restored at index ${this.chains.length}`)
-      this.chains.push(c)
-      this.#byHex.set(c.hex, c)
-    }
-    const author = this.findChain(genesis.op.author)
-    if (author === undefined || author.length === 0 || !bytesEqual(author.idAt(0), genesis.id)) {
-      throw new RangeError('the restored chains do not start from this genesis')
-    }
-    this.#registrars.clear()
-    this.#oracles.clear()
-    for (const k of this.genesis.registrars) this.#registrars.add(this.chain(k).idx)
-    for (const k of this.genesis.oracles) this.#oracles.add(this.chain(k).idx)
-    this.#registrations = parts.registrations
-    this.#receipts = parts.receipts
-    this.#settled = parts.settled
-    this.#waiting = parts.waiting
-    this.#pending.clear()
-    for (const list of parts.waiting.values()) {
-      for (const d of list) this.#pending.set(`${toHex(d.op.author)}:${d.op.seq}`, d)
-    }
-    this.#frozenOps = parts.frozenOps
-    this.#voidSlots = parts.voidSlots
-    // The snapshot carries (chain, seq) pairs; the log keeps the chains only (each chain's seqs follow).
-    const decided = parts.order.length / 2
-    const order = new Uint32Array(Math.max(1024, decided + (decided >>> 3)))
-    for (let i = 0; i < decided; i++) order[i] = parts.order[2 * i] as number
-    this.#order = order
-    this.#orderLength = decided
-    this.minted = parts.minted
-    this.burned = parts.burned
-  }
-
-  /**
-   * The state's own structures, for a snapshot: live, to read and never to change. Chains, maps and
-   * lists are the state's; `order` is a view of its decision log.
-   */
-  parts (): LedgerStatePartsView {
-    return {
-      chains: this.chains,
-      registrations: this.#registrations,
-      receipts: this.#receipts,
-      settled: this.#settled,
-      waiting: this.#waiting,
-      frozenOps: this.#frozenOps,
-      voidSlots: this.#voidSlots,
-      voidIds: this.#voidIds,
-      equivocations: this.equivocations,
-      order: this.#orderPairs(),
-      minted: this.minted,
-      burned: this.burned
-    }
+  #startGenesisChain (): void {
+    const c = this.#genesisChain
+    c.lastTs = this.genesisOp.op.ts
+    c.push(this.genesisOp.id, OpStatus.accepted, this.genesisOp.op.ts)
   }
 
   onDecided (listener: DecidedListener): () => void {
@@ -315,10 +149,11 @@ export class LedgerState {
     return this.#byHex.get(toHex(key))
   }
 
-  /**
-   * Upper bound on the pending set: `add` throws `PendingLimitError` beyond it. A replay of stored ops
-   * (acknowledged within the bound, but replayed in storage order) lifts it while it runs.
-   */
+  chainByHex (hex: string): Chain | undefined {
+    return this.#byHex.get(hex)
+  }
+
+  /** Upper bound on the pending set: `add` throws `PendingLimitError` beyond it. */
   get maxPending (): number {
     return this.#maxPending
   }
@@ -328,150 +163,340 @@ export class LedgerState {
   }
 
   get pendingCount (): number {
-    return this.#pending.size
+    return this.#held.pending.size
   }
 
   /** Chain positions that pending ops wait for: what a node should fetch from peers. */
   missing (): Array<[PublicKey, number]> {
     const out: Array<[PublicKey, number]> = []
-    for (const slot of this.#waiting.keys()) {
-      const [hex, seq] = slot.split(':') as [string, string]
-      out.push([(this.#byHex.get(hex) as Chain).key, Number(seq)])
+    for (const slot of this.#held.waiting.keys()) {
+      const at = slot.indexOf(':')
+      out.push([(this.chains[Number(slot.slice(0, at))] as Chain).key, Number(slot.slice(at + 1))])
     }
     return out
   }
 
-  /** Adds a verified op. Returns what happened to it; pending ops it unblocks are reported to listeners. */
+  // -------------------------------------------------------------------------------------------------
+  // Adding ops
+
+  /** Adds a verified op. Returns what happened to it; ops it unblocks are reported to listeners. */
   add (decoded: DecodedOp): AddResult {
     const result = this.#admit(decoded)
-    if (result.status === 'applied' || result.status === 'rejected') this.#wake(`${toHex(decoded.op.author)}:${decoded.op.seq}`)
+    if (result.status === 'applied' || result.status === 'rejected') this.#wake(decoded.op.author, decoded.op.seq)
+    if (this.#retained !== null && this.#dirty.size > 0) {
+      this.settleWith(idx => this.#retained?.get(idx) ?? [])
+      if (result.status === 'conflict' || result.status === 'applied' || result.status === 'rejected') return this.#finalStatus(result)
+    }
     return result
+  }
+
+  /** After ops were decided again: what became of an op reported earlier. */
+  #finalStatus (r: AddResult): AddResult {
+    const { id, op } = r
+    switch (this.statusOf(op.author, op.seq, id)) {
+      case 'accepted': return { status: 'applied', id, op }
+      case 'rejected': return r.status === 'rejected' ? r : { status: 'rejected', id, op, code: 'insufficient-funds', reason: 'rejected once the ops were decided again' }
+      case 'frozen': return { status: 'frozen', id, op }
+      case 'pending': return { status: 'pending', id, op, missing: [] }
+      default: return { status: 'void', id, op, reason: 'on the losing branch of an equivocation' }
+    }
+  }
+
+  /** Whether ops must be decided again before the state is final (see `planRewind`, `rewind`). */
+  get dirty (): boolean {
+    return this.#dirty.size > 0
+  }
+
+  /** Decides again every op that needs it, reading ops from `opsOf` (every op of a chain, any order). */
+  settleWith (opsOf: (chain: number) => readonly DecodedOp[]): void {
+    for (let round = 0; this.#dirty.size > 0; round++) {
+      if (round > 1000) throw new RewindError('ops kept changing verdicts while decided again')
+      const loaded = new Map<number, readonly DecodedOp[]>()
+      let plan = this.planRewind(loaded)
+      while ('need' in plan) {
+        for (const idx of plan.need) loaded.set(idx, opsOf(idx))
+        plan = this.planRewind(loaded)
+      }
+      this.rewind(plan.cuts, loaded)
+    }
   }
 
   #admit (decoded: DecodedOp): AddResult {
     const { op, id } = decoded
     if (op.kind === 'genesis' || op.grid === null || !bytesEqual(op.grid, this.gridId)) {
-      return { status: 'void', id, op, reason: 'the op belongs to another grid' }
+      return { status: 'void', id, op, reason: OTHER_GRID }
     }
     const chain = this.chain(op.author)
-    const slot = `${chain.hex}:${op.seq}`
-    if (this.#voidIds.size > 0 && this.#voidIds.has(toHex(id))) {
-      if (this.#seenAsVoid(slot, id)) return { status: 'duplicate', id, op }
-      this.#markVoid(slot, id)
-      return { status: 'void', id, op, reason: 'on the losing branch of an equivocation' }
-    }
     if (op.seq < chain.length) {
       if (bytesEqual(chain.idAt(op.seq), id)) return { status: 'duplicate', id, op }
-      return this.#seenAsVoid(slot, id) ? { status: 'duplicate', id, op } : this.#conflict(decoded)
+      if (!this.#held.empty && this.#held.status(toHex(id)) !== undefined) return { status: 'duplicate', id, op }
+      this.#retain(chain, decoded)
+      this.#noteSetFacts(decoded)
+      if (chain === this.#genesisChain && op.seq === 0) return this.#void(chain, decoded, 'seq 0 of the genesis author is the genesis')
+      const prevOk = op.seq === 0 ? op.prev === null : op.prev !== null && bytesEqual(op.prev, chain.idAt(op.seq - 1))
+      if (!prevOk) return this.#void(chain, decoded, `prev does not name the surviving op at seq ${op.seq - 1} of its author`)
+      return this.#fork(chain, decoded)
     }
-    const queued = this.#pending.get(slot) ?? this.#frozenOps.get(slot)
-    if (queued !== undefined) {
-      return bytesEqual(queued.id, id) ? { status: 'duplicate', id, op } : this.#conflict(decoded)
-    }
-    const voided = this.#voidSlots.get(slot)
-    if (voided !== undefined) {
-      if (voided.some(v => bytesEqual(v, id))) return { status: 'duplicate', id, op }
-      if (!this.#survivors.has(toHex(id))) return this.#conflict(decoded)
-    }
+    if (!this.#held.empty && this.#held.status(toHex(id)) !== undefined) return { status: 'duplicate', id, op }
+    if (!this.#rewinding) this.#retain(chain, decoded)
+    this.#noteSetFacts(decoded)
     if (op.seq > chain.frozenFrom) {
-      this.#frozenOps.set(slot, decoded)
+      this.#held.addFrozen(chain.idx, decoded)
       return { status: 'frozen', id, op }
     }
-    const missing = this.#missingFor(decoded, chain)
-    if (missing.length > 0) {
-      if (this.#pending.size >= this.#maxPending) throw new PendingLimitError(`pending set is full (${this.#maxPending} ops)`)
-      this.#pending.set(slot, decoded)
-      const [hex, seq] = missing[0] as [string, number]
-      const key = `${hex}:${seq}`
-      const list = this.#waiting.get(key)
-      if (list === undefined) this.#waiting.set(key, [decoded])
-      else list.push(decoded)
-      return { status: 'pending', id, op, missing: missing.map(([h, s]) => [(this.#byHex.get(h) as Chain).key, s]) }
+    if (op.seq === chain.length && op.seq > 0 && (op.prev === null || !bytesEqual(op.prev, chain.idAt(op.seq - 1)))) {
+      return this.#void(chain, decoded, `prev does not name the surviving op at seq ${op.seq - 1} of its author`)
     }
-    return this.#apply(decoded, chain)
+    const missing = this.#missingFor(decoded, chain)
+    if (missing !== undefined) {
+      if (this.#held.pending.size >= this.#maxPending) throw new PendingLimitError(`pending set is full (${this.#maxPending} ops)`)
+      this.#held.addPending(decoded, slotKey(missing[0] as number, missing[1] as number))
+      return { status: 'pending', id, op, missing: this.#allMissing(decoded, chain) }
+    }
+    return this.#apply(decoded, chain, false)
   }
 
-  /** Re-admits every op that waited for a slot just decided, and what those unblock in turn. */
-  #wake (first: string): void {
-    const slots = [first]
+  #retain (chain: Chain, decoded: DecodedOp): void {
+    if (this.#retained === null) return
+    const list = this.#retained.get(chain.idx)
+    if (list === undefined) this.#retained.set(chain.idx, [decoded])
+    else list.push(decoded)
+  }
+
+  /** Facts of the op set that no deps can hide: a registrar's word that a key is a consumer device. */
+  #noteSetFacts (decoded: DecodedOp): void {
+    const { op } = decoded
+    if (op.kind !== 'register' || op.body.role !== 'consumer') return
+    const registrar = this.findChain(op.author)
+    if (registrar === undefined || !this.#registrars.has(registrar.idx)) return
+    const device = this.chain(op.body.meter)
+    if (this.#devices.has(device.idx)) return
+    this.#devices.add(device.idx)
+    // Its ops were decided as an ordinary account's: decide them again as a device's.
+    if (device.length > 0) this.#markDirty(device.idx, 0)
+  }
+
+  #void (chain: Chain, decoded: DecodedOp, reason: string): AddResult {
+    this.#held.addVoid(chain.idx, decoded.op.seq, toHex(decoded.id))
+    return { status: 'void', id: decoded.id, op: decoded.op, reason }
+  }
+
+  /** A second op at a decided position with the same prev: an equivocation. */
+  #fork (chain: Chain, decoded: DecodedOp): AddResult {
+    const { op, id } = decoded
+    const seq = op.seq
+    const standing = chain.idAt(seq)
+    this.#noteFork(chain, seq, [toHex(standing), toHex(id)])
+    if (compareIds(id, standing) < 0) {
+      // The new op stands: the chain is decided again from here (and whatever relied on it).
+      this.#held.addVoid(chain.idx, seq, toHex(id))
+      this.#markDirty(chain.idx, seq)
+      return { status: 'conflict', id, op, author: op.author, seq }
+    }
+    this.#held.addVoid(chain.idx, seq, toHex(id))
+    if (!this.#pardoned(chain.idx, seq) && chain.frozenFrom > seq) {
+      chain.frozenFrom = seq
+      if (chain.length > seq + 1) this.#markDirty(chain.idx, seq + 1)
+    }
+    return { status: 'void', id, op, reason: 'on the losing branch of an equivocation' }
+  }
+
+  #noteFork (chain: Chain, seq: number, ids: string[]): void {
+    const key = `${chain.hex}:${seq}`
+    const e = this.#equivocations.get(key)
+    const all = [...new Set([...(e?.ids ?? []), ...ids])].sort()
+    this.#equivocations.set(key, { author: chain.hex, seq, ids: all })
+    let seqs = this.#forksOf.get(chain.idx)
+    if (seqs === undefined) this.#forksOf.set(chain.idx, seqs = new Set())
+    seqs.add(seq)
+  }
+
+  #pardoned (chain: number, seq: number): boolean {
+    return (this.#pardons.get(slotKey(chain, seq)) ?? 0) > 0
+  }
+
+  #markDirty (chain: number, seq: number): void {
+    const at = this.#dirty.get(chain)
+    if (at === undefined || seq < at) this.#dirty.set(chain, seq)
+  }
+
+  /** Re-admits every op that waited for (author, seq), and what those unblock in turn. */
+  #wake (author: PublicKey | Chain, seq: number): void {
+    if (this.#held.waiting.size === 0) return
+    const first = author instanceof Chain ? author : this.findChain(author)
+    if (first === undefined) return
+    const slots = [slotKey(first.idx, seq)]
     while (slots.length > 0) {
-      const slot = slots.pop() as string
-      const waiting = this.#waiting.get(slot)
+      const waiting = this.#held.takeWaiting(slots.pop() as string)
       if (waiting === undefined) continue
-      this.#waiting.delete(slot)
       for (const decoded of waiting) {
-        const own = `${toHex(decoded.op.author)}:${decoded.op.seq}`
-        this.#pending.delete(own)
         const result = this.#admit(decoded)
         if (result.status === 'applied' || result.status === 'rejected') {
           for (const l of this.#listeners) l(result)
-          slots.push(own)
+          slots.push(slotKey(this.chain(decoded.op.author).idx, decoded.op.seq))
         }
       }
     }
   }
 
-  #seenAsVoid (slot: string, id: OpId): boolean {
-    return this.#voidSlots.get(slot)?.some(v => bytesEqual(v, id)) ?? false
-  }
-
-  #markVoid (slot: string, id: OpId): void {
-    const list = this.#voidSlots.get(slot)
-    if (list === undefined) this.#voidSlots.set(slot, [id.slice()])
-    else list.push(id.slice())
-  }
-
-  #conflict (decoded: DecodedOp): AddResult {
-    return { status: 'conflict', id: decoded.id, op: decoded.op, author: decoded.op.author, seq: decoded.op.seq }
-  }
-
-  /** The first unmet requirement is where the op waits; all of them are reported. */
-  #missingFor (decoded: DecodedOp, chain: Chain): Array<[string, number]> {
+  /** The first position the op lacks ([chain, seq]), or undefined when its causal past is here. */
+  #missingFor (decoded: DecodedOp, chain: Chain): [number, number] | undefined {
     const { op } = decoded
-    const missing: Array<[string, number]> = []
-    if (op.seq > chain.length) missing.push([chain.hex, op.seq - 1])
+    if (op.seq > chain.length) return [chain.idx, op.seq - 1]
     for (const [key, seq] of op.deps) {
       const dep = this.chain(key)
-      if (seq >= dep.length) missing.push([dep.hex, seq])
+      if (seq >= dep.length) return [dep.idx, seq]
+    }
+    return undefined
+  }
+
+  #allMissing (decoded: DecodedOp, chain: Chain): Array<[PublicKey, number]> {
+    const { op } = decoded
+    const missing: Array<[PublicKey, number]> = []
+    if (op.seq > chain.length) missing.push([chain.key, op.seq - 1])
+    for (const [key, seq] of op.deps) {
+      const dep = this.chain(key)
+      if (seq >= dep.length) missing.push([dep.key, seq])
     }
     return missing
   }
 
-  #apply (decoded: DecodedOp, chain: Chain): AddResult {
+  #apply (decoded: DecodedOp, chain: Chain, silent: boolean): AddResult {
     const { op, id } = decoded
-    const slot = `${chain.hex}:${op.seq}`
-    if (op.seq > 0 && (op.prev === null || !bytesEqual(op.prev, chain.idAt(op.seq - 1)))) {
-      this.#markVoid(slot, id)
-      return { status: 'void', id, op, reason: `prev does not name the op at seq ${op.seq - 1} of its author` }
-    }
     for (const [key, seq] of op.deps) {
       const dep = this.chain(key)
       const before = chain.frontier.get(dep.idx) ?? -1
       if (seq > before) {
-        this.#declareCredits(chain, dep, before, seq)
+        this.#declare(chain, dep, before, seq)
         chain.frontier.set(dep.idx, seq)
       }
     }
-    const violation = op.ts < chain.lastTs
-      ? reject('ts-backwards', `ts ${op.ts} is before the previous op's ts ${chain.lastTs}`)
-      : this.#check(decoded, chain)
+    let violation: RuleViolation | undefined
+    if (op.ts < chain.lastTs) {
+      violation = reject('ts-backwards', `ts ${op.ts} is before the previous op's ts ${chain.lastTs}`)
+    } else {
+      // A device's chain passing a window's end returns what is left of it to the funder.
+      if (chain.funds !== null && chain.funds.nextClose() <= op.ts) {
+        for (const [funder, wh] of chain.funds.close(op.ts)) this.#move(chain, op.seq, this.chains[funder] as Chain, wh, null)
+      }
+      this.#view.author = chain
+      const outcome = check(op, this.#view)
+      violation = outcome instanceof RuleViolation ? outcome : this.#effect(outcome, decoded, chain)
+    }
     chain.lastTs = Math.max(chain.lastTs, op.ts)
-    this.#logOrder(chain.idx)
+    if (!silent) this.#logOrder(chain.idx)
     if (violation !== undefined) {
-      chain.push(id, OpStatus.rejected)
+      chain.push(id, OpStatus.rejected, op.ts)
       return { status: 'rejected', id, op, code: violation.code, reason: violation.message }
     }
-    chain.push(id, OpStatus.accepted)
+    chain.push(id, OpStatus.accepted, op.ts)
     return { status: 'applied', id, op }
   }
 
-  /**
-   * The chain index of every decided op, in the order decided: a causal order to send ops in. A chain's
-   * ops are decided in seq order from 0 (from 1 for the genesis author), so the seqs need no room.
-   */
-  #order = new Uint32Array(1024)
-  #orderLength = 0
-  readonly #genesisAuthor: PublicKey
+  /** Applies a contract's effect; a violation only when a global bound would break. */
+  #effect (effect: Effect, { op, id }: DecodedOp, chain: Chain): RuleViolation | undefined {
+    switch (effect.type) {
+      case 'none': return undefined
+      case 'register':
+        for (const [account, role] of effect.entries) {
+          const reg: Registration = { role, registrar: chain.idx, seq: op.seq, id: id.slice(), ts: op.ts, body: op.body as RegisterBody }
+          const list = this.#registrations.get(account.idx)
+          if (list === undefined) this.#registrations.set(account.idx, [reg])
+          else list.push(reg)
+        }
+        return undefined
+      case 'price': {
+        const prices = chain.prices ??= []
+        prices.push(op.seq, effect.wholesale ?? chain.wholesale ?? -1, effect.retail ?? chain.retail ?? -1)
+        return undefined
+      }
+      case 'mint': {
+        if (this.minted + effect.wh > Number.MAX_SAFE_INTEGER) return reject('overflow', 'total supply would exceed the safe integer range')
+        chain.reading = effect.total
+        chain.readingTs = op.ts
+        chain.minted += effect.wh
+        this.minted += effect.wh
+        this.#credit(chain, op.seq, this.chains[effect.account.idx] as Chain, effect.wh, null)
+        return undefined
+      }
+      case 'receipt': {
+        const position = receiptPosition(chain.idx, op.seq)
+        this.#receipts.set(position, effect.receipt)
+        this.#payments.add(effect.receipt.paymentId, position)
+        return undefined
+      }
+      case 'transfer':
+        this.#move(chain, op.seq, this.chains[effect.to.idx] as Chain, effect.wh, effect.window)
+        if (effect.settles !== null) {
+          this.#settled.add(effect.settles.position)
+          ;(chain.settledIds ??= new Map()).set(effect.settles.paymentId, effect.settles.position)
+        }
+        return undefined
+      case 'burn':
+        chain.funds?.draw(op.ts, effect.wh)
+        chain.reading = effect.total
+        chain.readingTs = op.ts
+        chain.burned += effect.wh
+        chain.spent += effect.wh
+        chain.balance -= effect.wh
+        this.burned += effect.wh
+        return undefined
+      case 'pardon':
+        this.#pardon(effect.account.idx, effect.seq, 1)
+        return undefined
+    }
+  }
+
+  #pardon (chain: number, seq: number, delta: number): void {
+    const key = slotKey(chain, seq)
+    const count = (this.#pardons.get(key) ?? 0) + delta
+    if (count > 0) this.#pardons.set(key, count)
+    else this.#pardons.delete(key)
+    if (!this.#rewinding) this.#checkFreeze(chain)
+  }
+
+  /** Whether a chain's freeze matches its forks and the unfreezes applied; if not, it is decided again. */
+  #checkFreeze (idx: number): void {
+    const seqs = this.#forksOf.get(idx)
+    if (seqs === undefined) return
+    let expected = Number.POSITIVE_INFINITY
+    for (const s of seqs) if (s < expected && !this.#pardoned(idx, s)) expected = s
+    const chain = this.chains[idx] as Chain
+    if (expected !== chain.frozenFrom) this.#markDirty(idx, Math.min(expected, chain.frozenFrom) + 1)
+  }
+
+  /** Credits from `from`'s ops in (before, upto] to `to` enter `to`'s frontier. */
+  #declare (to: Chain, from: Chain, before: number, upto: number): void {
+    if (from.tsAt !== null) {
+      const ts = from.tsAt[upto] as number
+      if (ts > to.witnessed) to.witnessed = ts
+    }
+    const list = from.credits.get(to.idx)
+    if (list === undefined) return
+    const e = list.entries
+    const i = creditsUpTo(e, before)
+    const end = creditsUpTo(e, upto)
+    if (i >= end) return
+    to.declared += creditSum(e, i, end)
+    if (!this.#devices.has(to.idx)) return
+    const funds = to.funds ??= new DeviceFunds()
+    for (let k = i; k < end; k++) funds.declare(from.idx, creditAmount(e, k), list.windows?.get(k) ?? null)
+  }
+
+  /** Value leaves `from` (a transfer or a refund) for `to`. */
+  #move (from: Chain, seq: number, to: Chain, wh: number, window: FundingWindow | null): void {
+    from.spent += wh
+    from.balance -= wh
+    this.#credit(from, seq, to, wh, window)
+  }
+
+  #credit (from: Chain, seq: number, to: Chain, wh: number, window: FundingWindow | null): void {
+    let list = from.credits.get(to.idx)
+    if (list === undefined) from.credits.set(to.idx, list = { entries: [], windows: null })
+    appendCredit(list, seq, wh, window)
+    to.creditors.add(from.idx)
+    to.balance += wh
+  }
 
   #logOrder (chain: number): void {
     if (this.#orderLength === this.#order.length) {
@@ -482,10 +507,167 @@ export class LedgerState {
     this.#order[this.#orderLength++] = chain
   }
 
+  // -------------------------------------------------------------------------------------------------
+  // Deciding again (rewind)
+
+  /**
+   * Which chains must be decided again, and from which seq: the dirty chains, and every chain whose
+   * decided ops cite (through deps) a position at or above another's cut, found through frontiers. To
+   * find a chain's exact cut the plan needs its ops: it asks for them (`need`) until `loaded` has
+   * every chain it touches.
+   */
+  planRewind (loaded: ReadonlyMap<number, readonly DecodedOp[]>): RewindPlan {
+    const cuts = new Map(this.#dirty)
+    const queue = [...cuts.keys()]
+    const need = new Set<number>()
+    for (const idx of cuts.keys()) if (!loaded.has(idx)) need.add(idx)
+    while (queue.length > 0) {
+      const x = queue.pop() as number
+      const cx = cuts.get(x) as number
+      for (const c of this.chains) {
+        if (c.idx === x || (c.frontier.get(x) ?? -1) < cx) continue
+        const ops = loaded.get(c.idx)
+        if (ops === undefined) { need.add(c.idx); continue }
+        const cut = firstCiting(c, ops, (this.chains[x] as Chain).key, cx)
+        if (cut < (cuts.get(c.idx) ?? Number.POSITIVE_INFINITY)) {
+          cuts.set(c.idx, cut)
+          queue.push(c.idx)
+        }
+      }
+    }
+    return need.size > 0 ? { need: [...need] } : { cuts }
+  }
+
+  /**
+   * Decides again the ops of each chain in `cuts` from its cut up, given every op of those chains
+   * (`ops`, from storage). The chains' decided ops below their cuts stand as they were; the effects of
+   * everything at or above are undone and their ops admitted again under the fork resolution the op set
+   * gives now. Costs the lengths of the chains touched and one pass over the decision log.
+   */
+  rewind (cuts: ReadonlyMap<number, number>, ops: ReadonlyMap<number, readonly DecodedOp[]>): void {
+    for (const idx of cuts.keys()) this.#dirty.delete(idx)
+    const affected = new Set(cuts.keys())
+    const byId = new Map<number, Map<string, DecodedOp>>()
+    const prefix = new Map<number, Array<[string, number]>>()
+    this.#rewinding = true
+    const maxPending = this.#maxPending
+    this.#maxPending = Number.POSITIVE_INFINITY
+    try {
+      for (const [idx, cut] of cuts) {
+        const chain = this.chains[idx] as Chain
+        const list = ops.get(idx)
+        if (list === undefined) throw new RewindError(`the ops of chain ${chain.hex} are needed to decide it again`)
+        const m = new Map<string, DecodedOp>()
+        for (const d of list) m.set(toHex(d.id), d)
+        byId.set(idx, m)
+        const keep: Array<[string, number]> = []
+        const start = chain === this.#genesisChain ? 1 : 0
+        for (let s = start; s < Math.min(cut, chain.length); s++) keep.push([toHex(chain.idAt(s)), chain.status[s] as number])
+        prefix.set(idx, keep)
+      }
+      for (const idx of cuts.keys()) this.#undo(this.chains[idx] as Chain, byId.get(idx) as Map<string, DecodedOp>)
+      this.#held.removeChains(affected, d => this.chain(d.op.author).idx)
+      this.#replayPrefixes(affected, prefix, byId)
+      // Every op of the affected chains above its prefix, admitted again under today's fork resolution.
+      const admit: DecodedOp[] = []
+      for (const idx of cuts.keys()) {
+        const chain = this.chains[idx] as Chain
+        const isGenesis = chain === this.#genesisChain
+        const resolution = resolveChain((byId.get(idx) as Map<string, DecodedOp>).values(), isGenesis ? 1 : 0, isGenesis ? this.gridId : null, s => this.#pardoned(idx, s))
+        this.#forget(chain)
+        for (const f of resolution.forks) this.#noteFork(chain, f.seq, f.ids)
+        chain.frozenFrom = resolution.frozenFrom
+        for (const d of resolution.voids) this.#held.addVoid(idx, d.op.seq, toHex(d.id))
+        for (const d of resolution.line) if (d.op.seq >= chain.length) admit.push(d)
+        admit.push(...resolution.waiting)
+      }
+      for (const d of admit) {
+        const result = this.#admit(d)
+        if (result.status === 'applied' || result.status === 'rejected') {
+          for (const l of this.#listeners) l(result)
+          this.#wake(d.op.author, d.op.seq)
+        }
+      }
+    } finally {
+      this.#rewinding = false
+      this.#maxPending = maxPending
+    }
+    for (const idx of this.#forksOf.keys()) this.#checkFreeze(idx)
+  }
+
+  /** Undoes every effect of a chain's decided ops on the rest of the state, and resets the chain. */
+  #undo (chain: Chain, byId: ReadonlyMap<string, DecodedOp>): void {
+    for (const [to, list] of chain.credits) (this.chains[to] as Chain).balance -= listTotal(list)
+    if (this.#registrars.has(chain.idx)) {
+      for (const [idx, list] of this.#registrations) {
+        const kept = list.filter(r => r.registrar !== chain.idx)
+        if (kept.length === 0) this.#registrations.delete(idx)
+        else if (kept.length !== list.length) this.#registrations.set(idx, kept)
+      }
+    }
+    const start = chain === this.#genesisChain ? 1 : 0
+    const isRegistrar = this.#registrars.has(chain.idx)
+    for (let s = start; s < chain.length; s++) {
+      if (this.#oracles.has(chain.idx)) {
+        const position = receiptPosition(chain.idx, s)
+        const r = this.#receipts.get(position)
+        if (r !== undefined) { this.#payments.remove(r.paymentId, position); this.#receipts.delete(position) }
+      }
+      if (isRegistrar && chain.status[s] === OpStatus.accepted) {
+        const d = byId.get(toHex(chain.idAt(s)))
+        if (d === undefined) throw new RewindError(`the op at ${chain.hex}:${s} is needed to decide the chain again`)
+        if (d.op.kind === 'unfreeze') this.#pardon(this.chain(d.op.body.account).idx, d.op.body.seq, -1)
+      }
+    }
+    if (chain.settledIds !== null) for (const position of chain.settledIds.values()) this.#settled.delete(position)
+    this.minted -= chain.minted
+    this.burned -= chain.burned
+    chain.reset()
+    if (chain === this.#genesisChain) this.#startGenesisChain()
+  }
+
+  /** Forgets the forks recorded for a chain (they are recorded again from its ops). */
+  #forget (chain: Chain): void {
+    const seqs = this.#forksOf.get(chain.idx)
+    if (seqs === undefined) return
+    for (const s of seqs) this.#equivocations.delete(`${chain.hex}:${s}`)
+    this.#forksOf.delete(chain.idx)
+  }
+
+  /**
+   * Decides the kept ops (below each cut) again, in the order first decided (causal), without logging
+   * them twice; drops the log entries of everything above the cuts (it is decided again and logged anew).
+   */
+  #replayPrefixes (affected: ReadonlySet<number>, prefix: ReadonlyMap<number, Array<[string, number]>>, byId: ReadonlyMap<number, ReadonlyMap<string, DecodedOp>>): void {
+    const next = new Map<number, number>()
+    const order = this.#order
+    let w = 0
+    for (let r = 0; r < this.#orderLength; r++) {
+      const c = order[r] as number
+      if (!affected.has(c)) { order[w++] = c; continue }
+      const i = next.get(c) ?? 0
+      next.set(c, i + 1)
+      const keep = prefix.get(c) as Array<[string, number]>
+      if (i >= keep.length) continue
+      const [id, status] = keep[i] as [string, number]
+      const d = (byId.get(c) as ReadonlyMap<string, DecodedOp>).get(id)
+      if (d === undefined) throw new RewindError(`the op ${id} is needed to decide its chain again`)
+      const again = this.#apply(d, this.chains[c] as Chain, true)
+      if ((again.status === 'applied' ? OpStatus.accepted : OpStatus.rejected) !== status) {
+        throw new RewindError(`the op ${id} was decided otherwise the second time: ${again.status}`)
+      }
+      order[w++] = c
+    }
+    this.#orderLength = w
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Reading
+
   /** Every decided op as [chain, seq], each after everything it depends on (the genesis excluded). */
   * decidedInOrder (): Generator<[Chain, number]> {
     const next = new Map<number, number>()
-    const genesisAuthor = this.findChain(this.#genesisAuthor)?.idx
+    const genesisAuthor = this.#genesisChain.idx
     for (let i = 0; i < this.#orderLength; i++) {
       const idx = this.#order[i] as number
       const seq = next.get(idx) ?? (idx === genesisAuthor ? 1 : 0)
@@ -494,237 +676,8 @@ export class LedgerState {
     }
   }
 
-  /** The decision log as (chain, seq) pairs, as a snapshot stores it. */
-  #orderPairs (): Uint32Array {
-    const pairs = new Uint32Array(2 * this.#orderLength)
-    let i = 0
-    for (const [chain, seq] of this.decidedInOrder()) { pairs[i++] = chain.idx; pairs[i++] = seq }
-    return pairs
-  }
-
   get decidedCount (): number {
     return this.#orderLength
-  }
-
-  /** Credits from `from`'s ops in (before, upto] to `to` enter `to`'s frontier. */
-  #declareCredits (to: Chain, from: Chain, before: number, upto: number): void {
-    const list = from.credits.get(to.idx)
-    if (list === undefined) return
-    const e = list.entries
-    let i = creditsUpTo(e, before)
-    const end = creditsUpTo(e, upto)
-    if (i >= end) return
-    to.declared += (e[3 * end - 2] as number) - (i > 0 ? e[3 * i - 2] as number : 0)
-    to.burnOnly += (e[3 * end - 1] as number) - (i > 0 ? e[3 * i - 1] as number : 0)
-    for (; i < end; i++) {
-      const window = list.windows?.get(i)
-      if (window !== undefined) (to.windows ??= []).push({ from: window.from, until: window.until, remaining: (e[3 * i + 1] as number) - (i > 0 ? e[3 * i - 2] as number : 0) })
-    }
-  }
-
-  #credit (from: Chain, seq: number, to: Chain, wh: number, window: FundingWindow | null, burnOnly: boolean): void {
-    let list = from.credits.get(to.idx)
-    if (list === undefined) from.credits.set(to.idx, list = { entries: [], windows: null })
-    const e = list.entries
-    const n = e.length
-    e.push(seq, (n > 0 ? e[n - 2] as number : 0) + wh, (n > 0 ? e[n - 1] as number : 0) + (burnOnly ? wh : 0))
-    if (window !== null) (list.windows ??= new Map()).set(n / 3, window)
-    to.creditors.add(from.idx)
-    to.balance += wh
-  }
-
-  /** Whether `viewer` (about to apply its op at seq viewer.length) sees `author`'s op at `seq`. */
-  #sees (viewer: Chain, author: number, seq: number): boolean {
-    if (author === viewer.idx) return seq < viewer.length
-    return (viewer.frontier.get(author) ?? -1) >= seq
-  }
-
-  /** The registration of `key` the viewer sees; among several, the lowest op id decides. */
-  registrationSeenBy (viewer: Chain, key: Chain): Registration | undefined {
-    const list = this.#registrations.get(key.idx)
-    if (list === undefined) return undefined
-    let best: Registration | undefined
-    for (const r of list) {
-      if (this.#sees(viewer, r.registrar, r.seq) && (best === undefined || compareBytes(r.id, best.id) < 0)) best = r
-    }
-    return best
-  }
-
-  /** The registration of `key` on the whole ledger (for views, not for rules). */
-  registrationOf (key: PublicKey): Registration | undefined {
-    const c = this.findChain(key)
-    const list = c === undefined ? undefined : this.#registrations.get(c.idx)
-    if (list === undefined) return undefined
-    return list.reduce((a, b) => compareBytes(a.id, b.id) <= 0 ? a : b)
-  }
-
-  #check (decoded: DecodedOp, chain: Chain): RuleViolation | undefined {
-    const { op } = decoded
-    switch (op.kind) {
-      case 'register': return this.#register(decoded as DecodedOpOf<'register'>, chain)
-      case 'price': return this.#price(decoded as DecodedOpOf<'price'>, chain)
-      case 'mint': return this.#generator(decoded as DecodedOpOf<'mint'>, chain)
-      case 'receipt': return this.#receipt(decoded as DecodedOpOf<'receipt'>, chain)
-      case 'transfer': return this.#transfer(decoded as DecodedOpOf<'transfer'>, chain)
-      case 'burn': return this.#consumer(decoded as DecodedOpOf<'burn'>, chain)
-      case 'unfreeze': return this.#registrars.has(chain.idx) ? undefined : reject('not-registrar', 'only a registrar may lift a freeze')
-      case 'genesis': return reject('not-registrar', 'a grid has one genesis')
-    }
-  }
-
-  #register ({ op, id }: DecodedOpOf<'register'>, chain: Chain): RuleViolation | undefined {
-    if (!this.#registrars.has(chain.idx)) return reject('not-registrar', 'only a registrar of the genesis may register')
-    const body = op.body
-    const entries: Array<[PublicKey, Role]> = body.role === 'producer'
-      ? [[body.account, 'producer'], [body.meter, 'generation-meter']]
-      : body.role === 'consumer' ? [[body.meter, 'consumer']] : [[body.account, 'utility']]
-    for (const [key] of entries) {
-      if (this.registrationSeenBy(chain, this.chain(key)) !== undefined) {
-        return reject('already-registered', `${toHex(key).slice(0, 12)}… is already registered`)
-      }
-    }
-    for (const [key, role] of entries) {
-      const idx = this.chain(key).idx
-      const reg: Registration = { role, registrar: chain.idx, seq: op.seq, id, ts: op.ts, body }
-      const list = this.#registrations.get(idx)
-      if (list === undefined) this.#registrations.set(idx, [reg])
-      else list.push(reg)
-    }
-    return undefined
-  }
-
-  #price ({ op }: DecodedOpOf<'price'>, chain: Chain): RuleViolation | undefined {
-    const role = this.registrationSeenBy(chain, chain)?.role
-    if (role !== 'producer' && role !== 'utility') return reject('not-seller', 'only a registered producer or utility sets prices')
-    if (op.body.wholesale !== null) chain.wholesale = op.body.wholesale
-    if (op.body.retail !== null) chain.retail = op.body.retail
-    return undefined
-  }
-
-  /** Contract generator: a registered meter mints for its producer, within what its capacity allows. */
-  #generator ({ op }: DecodedOpOf<'mint'>, meter: Chain): RuleViolation | undefined {
-    const reg = this.registrationSeenBy(meter, meter)
-    if (reg?.role !== 'generation-meter' || reg.body.role !== 'producer') return reject('not-meter', 'only a registered generation meter mints')
-    const { wh, total } = op.body
-    const previous = meter.reading ?? total - wh
-    if (total !== previous + wh) return reject('reading-mismatch', `reading ${total} ≠ previous reading ${previous} + ${wh} Wh`)
-    const since = meter.reading === null ? reg.ts : meter.readingTs
-    const limit = maxWhFor(reg.body.capacityW, op.ts - since)
-    if (wh > limit) return reject('implausible-mint', `${wh} Wh in ${op.ts - since} ms exceeds ${reg.body.capacityW} W capacity (at most ${limit} Wh)`)
-    if (this.minted + wh > Number.MAX_SAFE_INTEGER) return reject('overflow', 'total supply would exceed the safe integer range')
-    meter.reading = total
-    meter.readingTs = op.ts
-    this.minted += wh
-    this.#credit(meter, op.seq, this.chain(reg.body.account), wh, null, false)
-    return undefined
-  }
-
-  #receipt ({ op }: DecodedOpOf<'receipt'>, oracle: Chain): RuleViolation | undefined {
-    if (!this.#oracles.has(oracle.idx)) return reject('not-oracle', 'only a payment oracle of the genesis signs receipts')
-    if (op.body.currency !== this.genesis.currency) return reject('wrong-currency', `the grid trades in ${this.genesis.currency}, not ${op.body.currency}`)
-    oracle.paymentIds ??= new Set()
-    if (oracle.paymentIds.has(op.body.paymentId)) return reject('duplicate-payment', `payment ${op.body.paymentId} already has a receipt`)
-    oracle.paymentIds.add(op.body.paymentId)
-    const { payer, payee, contract, amount, paymentId } = op.body
-    this.#receipts.set(receiptPosition(oracle.idx, op.seq), { payer: this.chain(payer).idx, payee: this.chain(payee).idx, contract, amount, paymentId })
-    return undefined
-  }
-
-  #transfer (decoded: DecodedOpOf<'transfer'>, from: Chain): RuleViolation | undefined {
-    const { op } = decoded
-    const body = op.body
-    const to = this.chain(body.to)
-    if (to.idx === from.idx) return reject('self-transfer', 'an account cannot pay itself')
-    if (this.registrationSeenBy(from, from)?.role === 'consumer') {
-      return reject('consumer-burn-only', 'a consumer account only burns: value never leaves it otherwise')
-    }
-    let settles: number | undefined
-    if (body.contract === 'resident') {
-      if (this.registrationSeenBy(from, to)?.role !== 'consumer') return reject('not-device', 'contract resident funds registered consumer devices only')
-    } else {
-      const sale = this.#sale(decoded, from, to)
-      if (sale instanceof RuleViolation) return sale
-      settles = sale
-    }
-    // Value given to a device as a device is burn-only, whatever registrations this op's deps show.
-    const available = from.declared - from.spent - from.burnOnly
-    if (body.wh > available) return reject('insufficient-funds', `${body.wh} Wh asked, ${available} Wh transferable within the credits this op's deps declare`)
-    from.spent += body.wh
-    from.balance -= body.wh
-    const toDevice = body.contract === 'resident' || this.registrationSeenBy(from, to)?.role === 'consumer'
-    this.#credit(from, op.seq, to, body.wh, body.window, toDevice)
-    if (settles !== undefined) this.#settled.add(settles)
-    return undefined
-  }
-
-  /** Contracts wholesale-seller and retail-seller: the amount is fixed by the receipt and the seller's price. */
-  #sale ({ op }: DecodedOpOf<'transfer'>, seller: Chain, buyer: Chain): RuleViolation | number {
-    const body = op.body
-    if (body.receipt === null) return reject('not-a-receipt', 'a sale cites the receipt it settles')
-    const oracle = this.chain(body.receipt[0])
-    if (!this.#sees(seller, oracle.idx, body.receipt[1])) return reject('receipt-not-in-deps', 'the cited receipt is not within this op\'s deps')
-    const key = receiptPosition(oracle.idx, body.receipt[1])
-    const receipt = this.#receipts.get(key)
-    if (receipt === undefined) return reject('not-a-receipt', 'the cited op is not an accepted receipt')
-    if (receipt.contract !== body.contract) return reject('wrong-contract', `the receipt is for ${receipt.contract}, not ${body.contract}`)
-    if (receipt.payee !== seller.idx) return reject('wrong-payee', 'only the payee of a receipt settles it')
-    if (receipt.payer !== buyer.idx) return reject('wrong-recipient', 'a sale credits the payer of its receipt')
-    const role = this.registrationSeenBy(seller, seller)?.role
-    if (body.contract === 'wholesale-seller') {
-      if (role !== 'producer') return reject('not-seller', 'wholesale sellers are registered producers')
-      if (this.registrationSeenBy(seller, buyer)?.role !== 'utility') return reject('not-utility', 'wholesale buyers are registered utilities')
-    } else if (role !== 'producer' && role !== 'utility') {
-      return reject('not-seller', 'retail sellers are registered utilities or producers')
-    }
-    if (this.#settled.has(key)) return reject('already-settled', `payment ${receipt.paymentId} is already settled`)
-    const price = body.contract === 'wholesale-seller' ? seller.wholesale : seller.retail
-    if (price === null) return reject('no-price', `the seller has no ${body.contract === 'wholesale-seller' ? 'wholesale' : 'retail'} price`)
-    const wh = whForPayment(receipt.amount, price)
-    if (wh === 0) return reject('payment-too-small', `${receipt.amount} minor units buy less than 1 Wh at ${price} per MWh`)
-    if (body.wh !== wh) return reject('wrong-amount', `⌊${receipt.amount} × 1,000,000 ÷ ${price}⌋ = ${wh} Wh, not ${body.wh}`)
-    return key
-  }
-
-  /** Contract consumer: only the device's meter burns, from funds usable at the burn's time. */
-  #consumer ({ op }: DecodedOpOf<'burn'>, device: Chain): RuleViolation | undefined {
-    if (this.registrationSeenBy(device, device)?.role !== 'consumer') return reject('not-device', 'only a registered consumer device\'s meter burns')
-    const { wh, total } = op.body
-    const previous = device.reading ?? total - wh
-    if (total !== previous + wh) return reject('reading-mismatch', `reading ${total} ≠ previous reading ${previous} + ${wh} Wh`)
-    const t = op.ts
-    const windows = device.windows
-    let general = device.declared - device.spent
-    let usable = 0
-    if (windows !== null) {
-      for (const w of windows) {
-        general -= w.remaining
-        if (w.from <= t && t < w.until) usable += w.remaining
-        else if (w.until <= t) usable += w.remaining
-      }
-    }
-    usable += general
-    if (wh > usable) return reject('insufficient-funds', `${wh} Wh burned, ${usable} Wh funded for ts ${t}`)
-    if (windows !== null) {
-      // Lapsed windows join the general funds; open windows are drawn first, earliest end first.
-      device.windows = windows.filter(w => w.until > t)
-      let left = wh
-      const open = device.windows.filter(w => w.from <= t).sort((a, b) => a.until - b.until)
-      for (const w of open) {
-        const take = Math.min(w.remaining, left)
-        w.remaining -= take
-        left -= take
-        if (left === 0) break
-      }
-      device.windows = device.windows.filter(w => w.remaining > 0)
-      if (device.windows.length === 0) device.windows = null
-    }
-    device.reading = total
-    device.readingTs = t
-    device.burnOnly -= Math.min(wh, device.burnOnly)
-    device.spent += wh
-    device.balance -= wh
-    this.burned += wh
-    return undefined
   }
 
   /** What `account` may spend now on its own chain: declared credits minus its debits. */
@@ -737,26 +690,42 @@ export class LedgerState {
     return this.findChain(key)?.balance ?? 0
   }
 
-  /** Whether a sale settled the oracle's receipt for `paymentId` (a scan: for views, not for rules). */
-  isSettled (oracle: PublicKey, paymentId: string): boolean {
-    const c = this.findChain(oracle)
-    if (c === undefined) return false
-    for (const position of this.#settled) {
-      if (Math.floor(position / RECEIPT_SPAN) === c.idx && this.#receipts.get(position)?.paymentId === paymentId) return true
+  /** The registration of `key` as a viewer chain sees it; among several, the lowest op id decides. */
+  registrationSeenBy (viewer: Chain, key: Chain): Registration | undefined {
+    const list = this.#registrations.get(key.idx)
+    if (list === undefined) return undefined
+    let best: Registration | undefined
+    for (const r of list) {
+      if (this.sees(viewer, r.registrar, r.seq) && (best === undefined || compareIds(r.id, best.id) < 0)) best = r
     }
-    return false
+    return best
   }
 
-  receiptAt (oracle: PublicKey, seq: number): ReceiptBody | undefined {
-    const c = this.findChain(oracle)
-    const r = c === undefined ? undefined : this.#receipts.get(receiptPosition(c.idx, seq))
-    if (r === undefined) return undefined
-    const key = (idx: number): PublicKey => (this.chains[idx] as Chain).key
-    return { payer: key(r.payer), payee: key(r.payee), contract: r.contract, amount: r.amount, currency: this.genesis.currency, paymentId: r.paymentId }
+  /** Whether `viewer` (about to decide its op at seq viewer.length) sees `author`'s op at `seq`. */
+  sees (viewer: Chain, author: number, seq: number): boolean {
+    if (author === viewer.idx) return seq < viewer.length
+    return (viewer.frontier.get(author) ?? -1) >= seq
   }
 
-  get settledCount (): number {
-    return this.#settled.size
+  /** The registration of `key` on the whole ledger (for views, not for rules). */
+  registrationOf (key: PublicKey): Registration | undefined {
+    const c = this.findChain(key)
+    const list = c === undefined ? undefined : this.#registrations.get(c.idx)
+    if (list === undefined) return undefined
+    return list.reduce((a, b) => compareIds(a.id, b.id) <= 0 ? a : b)
+  }
+
+  /** Every registration on the ledger, one per registered key (lowest op id wins). */
+  * registrations (): IterableIterator<{ key: PublicKey, role: Role, body: RegisterBody }> {
+    for (const [idx, list] of this.#registrations) {
+      const best = list.reduce((a, b) => compareIds(a.id, b.id) <= 0 ? a : b)
+      yield { key: (this.chains[idx] as Chain).key, role: best.role, body: best.body }
+    }
+  }
+
+  /** All registrations as the state holds them (for snapshots). */
+  registrationLists (): ReadonlyMap<number, readonly Registration[]> {
+    return this.#registrations
   }
 
   isRegistrar (key: PublicKey): boolean {
@@ -769,17 +738,53 @@ export class LedgerState {
     return c !== undefined && this.#oracles.has(c.idx)
   }
 
-  /** Every registration on the ledger, one per registered key (lowest op id wins). */
-  * registrations (): IterableIterator<{ key: PublicKey, role: Role, body: RegisterBody }> {
-    for (const [idx, list] of this.#registrations) {
-      const best = list.reduce((a, b) => compareBytes(a.id, b.id) <= 0 ? a : b)
-      yield { key: (this.chains[idx] as Chain).key, role: best.role, body: best.body }
+  /** By chain index: a genesis registrar or oracle, or a key a registrar registered as a device. */
+  hasRole (idx: number, role: 'registrar' | 'oracle' | 'device'): boolean {
+    return (role === 'registrar' ? this.#registrars : role === 'oracle' ? this.#oracles : this.#devices).has(idx)
+  }
+
+  /** Whether a registrar registered `key` as a consumer device, in any op the state holds. */
+  isDevice (key: PublicKey): boolean {
+    const c = this.findChain(key)
+    return c !== undefined && this.#devices.has(c.idx)
+  }
+
+  receiptAt (oracle: PublicKey, seq: number): (ReceiptBody & { price: number | null }) | undefined {
+    const c = this.findChain(oracle)
+    const r = c === undefined ? undefined : this.#receipts.get(receiptPosition(c.idx, seq))
+    if (r === undefined) return undefined
+    const key = (idx: number): PublicKey => (this.chains[idx] as Chain).key
+    return { payer: key(r.payer), payee: key(r.payee), contract: r.contract, amount: r.amount, currency: this.genesis.currency, paymentId: r.paymentId, price: r.price }
+  }
+
+  /** Every accepted receipt by position, with whether a sale settled it. */
+  * receipts (): IterableIterator<{ oracle: Chain, seq: number, receipt: Receipt, settled: boolean }> {
+    for (const [position, receipt] of this.#receipts) {
+      yield { oracle: this.chains[positionChain(position)] as Chain, seq: positionSeq(position), receipt, settled: this.#settled.has(position) }
     }
   }
 
-  /** Funding windows a device's meter has declared and not yet used up or lapsed. */
-  windowsOf (device: PublicKey): ReadonlyArray<Readonly<WindowAllocation>> {
-    return this.findChain(device)?.windows ?? []
+  /** Whether a sale settled a receipt of `paymentId` (whichever oracle attested it). */
+  isSettled (paymentId: string): boolean {
+    return this.#payments.some(paymentId, p => this.#settled.has(p))
+  }
+
+  get settledCount (): number {
+    return this.#settled.size
+  }
+
+  /** Whether the receipt at a position is accepted and a payment id index lookup finds it in `viewer`'s past. */
+  paymentSeenBy (viewer: Chain, paymentId: string): boolean {
+    return this.#payments.some(paymentId, p => this.sees(viewer, positionChain(p), positionSeq(p)))
+  }
+
+  receiptAtPosition (position: number): Receipt | undefined {
+    return this.#receipts.get(position)
+  }
+
+  /** Funding windows a device's meter has declared and not yet closed. */
+  windowsOf (device: PublicKey): ReadonlyArray<Readonly<{ funder: number, from: number, until: number, remaining: number }>> {
+    return this.findChain(device)?.funds?.windows ?? []
   }
 
   /** What became of the op `id` at (author, seq): decided, waiting, frozen, void or unknown. */
@@ -787,39 +792,170 @@ export class LedgerState {
     const c = this.findChain(author)
     if (c === undefined) return 'unknown'
     if (seq < c.length && bytesEqual(c.idAt(seq), id)) return c.status[seq] === OpStatus.accepted ? 'accepted' : 'rejected'
-    // The common case on ingest, a new op and nothing set aside: no slot lookups.
-    if (this.#pending.size === 0 && this.#frozenOps.size === 0 && this.#voidSlots.size === 0) return 'unknown'
-    const slot = `${c.hex}:${seq}`
-    const pending = this.#pending.get(slot)
-    if (pending !== undefined && bytesEqual(pending.id, id)) return 'pending'
-    const frozen = this.#frozenOps.get(slot)
-    if (frozen !== undefined && bytesEqual(frozen.id, id)) return 'frozen'
-    if (this.#seenAsVoid(slot, id)) return 'void'
-    return 'unknown'
+    // The common case on ingest, a new op and nothing set aside: no id lookups.
+    if (this.#held.empty) return 'unknown'
+    return this.#held.status(toHex(id)) ?? 'unknown'
   }
 
   frozenAccounts (): PublicKey[] {
     return this.chains.filter(c => Number.isFinite(c.frozenFrom)).map(c => c.key)
   }
-}
 
-type DecodedOpOf<K extends SignedOp['kind']> = DecodedOp & { op: SignedOpOf<K> }
-
-/** How many credits of a list have a seq ≤ `seq` (binary search over the seqs, every third number). */
-export function creditsUpTo (entries: readonly number[], seq: number): number {
-  let lo = 0
-  let hi = entries.length / 3
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if ((entries[3 * mid] as number) <= seq) lo = mid + 1
-    else hi = mid
+  /** Known forks, each a self-contained fraud proof. */
+  get equivocations (): Equivocation[] {
+    return [...this.#equivocations.values()]
   }
-  return lo
+
+  // -------------------------------------------------------------------------------------------------
+  // Snapshots: the state's own structures, lent to read, and taken back to restore.
+
+  parts (): LedgerStatePartsView {
+    return {
+      chains: this.chains,
+      registrations: this.#registrations,
+      receipts: this.#receipts,
+      devices: this.#devices,
+      pardons: this.#pardons,
+      equivocations: this.#equivocations,
+      held: this.#held,
+      order: this.#order.subarray(0, this.#orderLength),
+      minted: this.minted,
+      burned: this.burned
+    }
+  }
+
+  /**
+   * A state as it was, from its parts (see `parts`). Takes ownership of the structures given. The
+   * rules are not run: the parts must come from a state built on the same genesis. Pending and frozen
+   * ops are not parts: add them again (`add`) after restoring, they are held again as they were.
+   */
+  static restore (genesis: DecodedOp, parts: LedgerStateParts, options: LedgerStateOptions = {}): LedgerState {
+    const state = new LedgerState(genesis, options)
+    state.chains.length = 0
+    state.#byHex.clear()
+    for (const c of parts.chains) {
+      if (c.idx !== state.chains.length) throw new RangeError(`chain ${c.idx} restored at index ${state.chains.length}`)
+      state.chains.push(c)
+      state.#byHex.set(c.hex, c)
+    }
+    const author = state.findChain(genesis.op.author)
+    if (author === undefined || author.length === 0 || !bytesEqual(author.idAt(0), genesis.id)) {
+      throw new RangeError('the restored chains do not start from this genesis')
+    }
+    state.#genesisChain = author
+    state.#registrars.clear()
+    state.#oracles.clear()
+    for (const k of state.genesis.registrars) state.#registrars.add(state.chain(k).idx)
+    for (const k of state.genesis.oracles) state.#oracles.add(state.chain(k).idx)
+    state.#registrations = parts.registrations
+    state.#receipts = parts.receipts
+    state.#payments = new PaymentIndex()
+    for (const [position, r] of parts.receipts) state.#payments.add(r.paymentId, position)
+    state.#settled = new Set()
+    for (const c of parts.chains) if (c.settledIds !== null) for (const p of c.settledIds.values()) state.#settled.add(p)
+    state.#devices = parts.devices
+    state.#pardons = parts.pardons
+    state.#equivocations = new Map()
+    state.#forksOf = new Map()
+    for (const e of parts.equivocations) {
+      const c = state.chainByHex(e.author)
+      if (c === undefined) throw new RangeError(`a fork of an unknown chain ${e.author}`)
+      state.#noteFork(c, e.seq, e.ids)
+    }
+    state.#held = new HeldOps()
+    for (const v of parts.voids) state.#held.addVoid(v.chain, v.seq, v.id)
+    const order = new Uint32Array(Math.max(1024, parts.order.length + (parts.order.length >>> 3)))
+    order.set(parts.order)
+    state.#order = order
+    state.#orderLength = parts.order.length
+    state.minted = parts.minted
+    state.burned = parts.burned
+    return state
+  }
 }
 
-/** Receipts are keyed by position: oracle chain index × 2^32 + seq, one number instead of a string. */
-export const RECEIPT_SPAN = 2 ** 32
-
-export function receiptPosition (oracle: number, seq: number): number {
-  return oracle * RECEIPT_SPAN + seq
+/** What `LedgerState.parts` lends: the state's live structures, to read and never to change. */
+export interface LedgerStatePartsView {
+  readonly chains: readonly Chain[]
+  readonly registrations: ReadonlyMap<number, readonly Registration[]>
+  readonly receipts: ReadonlyMap<number, Receipt>
+  readonly devices: ReadonlySet<number>
+  readonly pardons: ReadonlyMap<string, number>
+  readonly equivocations: ReadonlyMap<string, Equivocation>
+  readonly held: HeldOps
+  readonly order: Uint32Array
+  readonly minted: number
+  readonly burned: number
 }
+
+/** What `LedgerState.restore` takes. */
+export interface LedgerStateParts {
+  chains: Chain[]
+  registrations: Map<number, Registration[]>
+  receipts: Map<number, Receipt>
+  devices: Set<number>
+  pardons: Map<string, number>
+  equivocations: Equivocation[]
+  voids: Array<{ chain: number, seq: number, id: string }>
+  order: Uint32Array
+  minted: number
+  burned: number
+}
+
+export type { CreditList }
+
+/** Ids compare bytewise: the lower id stands at a fork and among concurrent registrations. */
+function compareIds (a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < 32; i++) {
+    const d = (a[i] as number) - (b[i] as number)
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+/** The first decided seq of `chain` whose op's deps cite `x` at or above `cx` (+∞ if none). */
+function firstCiting (chain: Chain, ops: readonly DecodedOp[], x: PublicKey, cx: number): number {
+  let first = Number.POSITIVE_INFINITY
+  for (const d of ops) {
+    const s = d.op.seq
+    if (s >= chain.length || s >= first || !bytesEqual(chain.idAt(s), d.id)) continue
+    for (const [key, seq] of d.op.deps) {
+      if (seq >= cx && bytesEqual(key, x)) { first = s; break }
+    }
+  }
+  return first
+}
+
+/** The read-only view contracts see: the author's causal past. One instance, re-aimed per op. */
+class View implements CausalView {
+  author!: Chain
+  readonly currency: string
+  readonly mintSlackMs: number
+  readonly #state: LedgerState
+
+  constructor (state: LedgerState) {
+    this.#state = state
+    this.currency = state.genesis.currency
+    this.mintSlackMs = state.mintSlackMs
+  }
+
+  account = (key: PublicKey): Chain => this.#state.chain(key)
+  isRegistrar = (a: { idx: number }): boolean => this.#state.hasRole(a.idx, 'registrar')
+  isOracle = (a: { idx: number }): boolean => this.#state.hasRole(a.idx, 'oracle')
+  isDevice = (a: { idx: number }): boolean => this.#state.hasRole(a.idx, 'device')
+  registration = (a: { idx: number }): Registration | undefined => this.#state.registrationSeenBy(this.author, this.#state.chains[a.idx] as Chain)
+  sees = (a: { idx: number }, seq: number): boolean => this.#state.sees(this.author, a.idx, seq)
+  receipt = (oracle: { idx: number }, seq: number): Receipt | undefined => this.#state.receiptAtPosition(receiptPosition(oracle.idx, seq))
+  priceSeen = (seller: { idx: number }, which: 'wholesale' | 'retail'): number | null => {
+    const s = this.#state.chains[seller.idx] as Chain
+    const upto = s.idx === this.author.idx ? this.author.length - 1 : (this.author.frontier.get(s.idx) ?? -1)
+    return upto < 0 ? null : s.priceAt(upto, which)
+  }
+
+  paymentSeen = (paymentId: string): boolean => this.#state.paymentSeenBy(this.author, paymentId)
+  settled = (paymentId: string): boolean => this.author.settledIds?.has(paymentId) ?? false
+  transferable = (): number => this.author.declared - this.author.spent
+  usableAt = (t: number): number => this.author.funds?.usableAt(t) ?? 0
+  witnessed = (): number => this.author.witnessed
+}
+

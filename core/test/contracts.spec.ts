@@ -93,7 +93,7 @@ describe('contract wholesale-seller', () => {
     expectApplied(isl.sellWholesale(p, 80)) // $0.80 at 8,000 ¢/MWh = 10,000 Wh
     expect(isl.state.balance(isl.utility.publicKey)).toBe(10_000)
     expect(isl.state.balance(p.account.publicKey)).toBe(0)
-    expect(isl.state.isSettled(isl.oracle.publicKey, 'pi_contracts_1')).toBe(true)
+    expect(isl.state.isSettled('pi_contracts_1')).toBe(true)
   })
 
   it('rounds down', () => {

@@ -226,7 +226,7 @@ describe('replication', () => {
     const expected = [{ author: toHex(r.publicKey), seq: forkSeq, ids: [toHex(winner), toHex(loser)] }]
     expect(reference.ledger.state.equivocations).toEqual(expected)
     const healMs = await cluster.converge(nodes, reference.hash, 15_000)
-    console.log(`equivocation settled on 4 nodes ${healMs.toFixed(0)} ms after the heal; rebuilds ${nodes.map(n => n.ledger.rebuilds).join(', ')}`)
+    console.log(`equivocation settled on 4 nodes ${healMs.toFixed(0)} ms after the heal; rewinds ${nodes.map(n => n.ledger.rewinds).join(', ')}`)
     for (const n of nodes) {
       const s = n.ledger.state
       expect(n.stateHash()).toBe(reference.hash)

@@ -6,12 +6,13 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
-  decodeOp, keySigner, signOp,
+  decodeOp, DEFAULT_BEACON_INTERVAL_MS, DEFAULT_MINT_SLACK_MS, keySigner, PROTOCOL_VERSION, signOp,
   type BodyOf, type DeviceCategory, type FundingWindow, type OpKind, type OpSigner, type PublicKey, type UnsignedOp
 } from '@microgrid/protocol'
 import { draftOp } from '../author.ts'
 import { ManualClock } from '../clock.ts'
 import { LedgerState, type AddResult } from '../state.ts'
+import { fundsOf } from '../views.ts'
 
 export interface IslandOptions {
   seed?: string
@@ -23,6 +24,10 @@ export interface IslandOptions {
   start?: number
   /** Builds the signer for a secret key (a native one makes big histories faster to generate). */
   signerFor?: (secretKey: Uint8Array) => OpSigner
+  /** The grid's mint slack (genesis policy), ms. */
+  mintSlackMs?: number
+  /** Let the authoring replica keep every op, so it can decide ops again itself (forks applied to it). */
+  retainOps?: boolean
 }
 
 export interface Producer { account: OpSigner, meter: OpSigner, capacityW: number }
@@ -70,11 +75,14 @@ export class Island {
     this.oracle = this.signer('oracle')
     this.utility = this.signer('utility')
     const genesis = signOp({
-      v: 1, grid: null, kind: 'genesis', author: this.registrar.publicKey, seq: 0, prev: null, deps: [], ts: this.clock.now(),
-      body: { name: `Island ${this.#seed}`, currency: 'USD', registrars: [this.registrar.publicKey], oracles: [this.oracle.publicKey], policy: { friendlyCreditHours: [] } }
+      v: PROTOCOL_VERSION, grid: null, kind: 'genesis', author: this.registrar.publicKey, seq: 0, prev: null, deps: [], ts: this.clock.now(),
+      body: {
+        name: `Island ${this.#seed}`, currency: 'USD', registrars: [this.registrar.publicKey], oracles: [this.oracle.publicKey],
+        policy: { friendlyCreditHours: [], beaconIntervalMs: DEFAULT_BEACON_INTERVAL_MS, mintSlackMs: options.mintSlackMs ?? DEFAULT_MINT_SLACK_MS }
+      }
     } satisfies UnsignedOp, this.registrar)
     this.genesis = genesis.bytes
-    this.state = new LedgerState(decodeOp(genesis.bytes))
+    this.state = new LedgerState(decodeOp(genesis.bytes), { retainOps: options.retainOps === true })
     this.must(this.registrar, 'register', { role: 'utility', account: this.utility.publicKey, label: 'Island Power & Light' })
     this.must(this.utility, 'price', { wholesale: null, retail: RETAIL_PRICE })
     for (let i = 0; i < (options.producers ?? 0); i++) this.addProducer(5_000 + 1_000 * (i % 6))
@@ -123,12 +131,20 @@ export class Island {
     return r.bytes
   }
 
-  /** Contract generator: the producer's meter mints `wh`, after enough time for its capacity to produce it. */
+  /** A registrar's (or oracle's) time beacon: time the grid's authorities witnessed. */
+  beacon (signer: OpSigner = this.registrar): Uint8Array {
+    return this.must(signer, 'beacon', {})
+  }
+
+  /**
+   * Contract generator: the producer's meter mints `wh`, once enough time has passed since its
+   * registration for its capacity to produce everything it minted, and with a beacon recent enough.
+   */
   mint (p: Producer, wh = 1_000): Uint8Array {
     const meter = this.state.chain(p.meter.publicKey)
-    const since = meter.reading === null ? this.#registeredAt(p.meter.publicKey) : meter.readingTs
-    const needed = Math.ceil(wh * 3_600_000 / p.capacityW)
-    if (this.clock.now() + 1_000 < since + needed) this.clock.set(since + needed)
+    const needed = this.#registeredAt(p.meter.publicKey) + Math.ceil((meter.minted + wh) * 3_600_000 / p.capacityW)
+    if (this.clock.now() + 2_000 < needed) this.clock.set(needed)
+    if (this.state.chain(this.registrar.publicKey).lastTs + this.state.mintSlackMs < this.clock.now() + 2_000) this.beacon()
     return this.must(p.meter, 'mint', { wh, total: (meter.reading ?? 0) + wh })
   }
 
@@ -203,12 +219,8 @@ export class Island {
         }
       } else if (this.devices.length > 0) {
         const d = pick(this.devices)
-        const chain = this.state.chain(d.meter.publicKey)
-        const funded = chain.balance
-        if (funded >= 500) {
-          const r = this.burn(d, Math.min(funded, 1_000))
-          if (r.status !== 'applied') this.ops.pop()
-        }
+        const funded = fundsOf(this.state, d.meter.publicKey, this.clock.now() + 1_000).usableNow
+        if (funded >= 500) this.burn(d, Math.min(funded, 1_000))
       }
     }
   }

@@ -1,0 +1,71 @@
+/**
+ * Causal admission: the ops a replica holds but has not decided. An op waits (pending) until its prev
+ * and every dep are decided, filed under the first position it lacks; an op above its author's
+ * unlifted fork is frozen; an op on a losing branch, or whose prev is not the surviving op, is void.
+ * Ops are keyed by id: two ops at one position may both wait.
+ */
+import { toHex, type DecodedOp } from '@microgrid/protocol'
+
+export type HeldStatus = 'pending' | 'frozen' | 'void'
+
+/** `${chain index}:${seq}`: a chain position, as the key ops wait under. */
+export function slotKey (chain: number, seq: number): string {
+  return `${chain}:${seq}`
+}
+
+export class HeldOps {
+  /** Pending ops by id (hex), and by the position they wait for. */
+  readonly pending = new Map<string, DecodedOp>()
+  readonly waiting = new Map<string, DecodedOp[]>()
+  /** Ops above their author's fork, by id (hex), with their chain index. */
+  readonly frozen = new Map<string, { chain: number, op: DecodedOp }>()
+  /** Void ops by id (hex): their chain index and seq (with the id, their storage key). */
+  readonly void = new Map<string, { chain: number, seq: number }>()
+
+  get empty (): boolean {
+    return this.pending.size === 0 && this.frozen.size === 0 && this.void.size === 0
+  }
+
+  status (idHex: string): HeldStatus | undefined {
+    if (this.pending.has(idHex)) return 'pending'
+    if (this.frozen.has(idHex)) return 'frozen'
+    if (this.void.has(idHex)) return 'void'
+    return undefined
+  }
+
+  addPending (op: DecodedOp, waitFor: string): void {
+    this.pending.set(toHex(op.id), op)
+    const list = this.waiting.get(waitFor)
+    if (list === undefined) this.waiting.set(waitFor, [op])
+    else list.push(op)
+  }
+
+  /** The ops waiting for `slot`, no longer pending (they are about to be admitted again). */
+  takeWaiting (slot: string): DecodedOp[] | undefined {
+    const list = this.waiting.get(slot)
+    if (list === undefined) return undefined
+    this.waiting.delete(slot)
+    for (const op of list) this.pending.delete(toHex(op.id))
+    return list
+  }
+
+  addFrozen (chain: number, op: DecodedOp): void {
+    this.frozen.set(toHex(op.id), { chain, op })
+  }
+
+  addVoid (chain: number, seq: number, idHex: string): void {
+    this.void.set(idHex, { chain, seq })
+  }
+
+  /** Forgets every held op of the chains given (their ops are about to be decided again). */
+  removeChains (chains: ReadonlySet<number>, chainOf: (op: DecodedOp) => number): void {
+    for (const [id, op] of this.pending) if (chains.has(chainOf(op))) this.pending.delete(id)
+    for (const [slot, list] of this.waiting) {
+      const kept = list.filter(op => !chains.has(chainOf(op)))
+      if (kept.length === 0) this.waiting.delete(slot)
+      else if (kept.length !== list.length) this.waiting.set(slot, kept)
+    }
+    for (const [id, f] of this.frozen) if (chains.has(f.chain)) this.frozen.delete(id)
+    for (const [id, v] of this.void) if (chains.has(v.chain)) this.void.delete(id)
+  }
+}
