@@ -6,7 +6,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
-  decodeOp, DEFAULT_BEACON_INTERVAL_MS, DEFAULT_MINT_SLACK_MS, keySigner, PROTOCOL_VERSION, signOp,
+  compareBytes, decodeOp, DEFAULT_BEACON_INTERVAL_MS, DEFAULT_MINT_SLACK_MS, keySigner, PROTOCOL_VERSION, signOp,
   type BodyOf, type DeviceCategory, type FundingWindow, type OpKind, type OpSigner, type PublicKey, type UnsignedOp
 } from '@microgrid/protocol'
 import { draftOp } from '../author.ts'
@@ -26,6 +26,8 @@ export interface IslandOptions {
   signerFor?: (secretKey: Uint8Array) => OpSigner
   /** The grid's mint slack (genesis policy), ms. */
   mintSlackMs?: number
+  /** How many payment oracles the genesis names (default 1). */
+  oracles?: number
   /** Let the authoring replica keep every op, so it can decide ops again itself (forks applied to it). */
   retainOps?: boolean
 }
@@ -59,6 +61,8 @@ export class Island {
   readonly ops: Uint8Array[] = []
   readonly registrar: OpSigner
   readonly oracle: OpSigner
+  /** Every oracle of the genesis; `oracle` is the first. */
+  readonly oracles: OpSigner[]
   readonly utility: OpSigner
   readonly producers: Producer[] = []
   readonly devices: Device[] = []
@@ -73,11 +77,13 @@ export class Island {
     this.clock = new ManualClock(options.start ?? Date.UTC(2026, 0, 1))
     this.registrar = this.signer('registrar')
     this.oracle = this.signer('oracle')
+    this.oracles = [this.oracle, ...Array.from({ length: Math.max(0, (options.oracles ?? 1) - 1) }, (_, i) => this.signer(`oracle-${i + 2}`))]
+    const oracleKeys = this.oracles.map(o => o.publicKey).sort(compareBytes)
     this.utility = this.signer('utility')
     const genesis = signOp({
       v: PROTOCOL_VERSION, grid: null, kind: 'genesis', author: this.registrar.publicKey, seq: 0, prev: null, deps: [], ts: this.clock.now(),
       body: {
-        name: `Island ${this.#seed}`, currency: 'USD', registrars: [this.registrar.publicKey], oracles: [this.oracle.publicKey],
+        name: `Island ${this.#seed}`, currency: 'USD', registrars: [this.registrar.publicKey], oracles: oracleKeys,
         policy: { friendlyCreditHours: [], beaconIntervalMs: DEFAULT_BEACON_INTERVAL_MS, mintSlackMs: options.mintSlackMs ?? DEFAULT_MINT_SLACK_MS }
       }
     } satisfies UnsignedOp, this.registrar)
@@ -155,10 +161,10 @@ export class Island {
   }
 
   /** The oracle attests a payment; returns the receipt's chain position. */
-  pay (payer: PublicKey, payee: PublicKey, contract: 'wholesale-seller' | 'retail-seller', cents: number, paymentId = `pi_${this.#seed}_${++this.#payments}`): readonly [PublicKey, number] {
-    const seq = this.state.chain(this.oracle.publicKey).length
-    this.must(this.oracle, 'receipt', { payer, payee, contract, amount: cents, currency: 'USD', paymentId })
-    return [this.oracle.publicKey, seq]
+  pay (payer: PublicKey, payee: PublicKey, contract: 'wholesale-seller' | 'retail-seller', cents: number, paymentId = `pi_${this.#seed}_${++this.#payments}`, oracle: OpSigner = this.oracle): readonly [PublicKey, number] {
+    const seq = this.state.chain(oracle.publicKey).length
+    this.must(oracle, 'receipt', { payer, payee, contract, amount: cents, currency: 'USD', paymentId })
+    return [oracle.publicKey, seq]
   }
 
   /** Contract wholesale-seller: the utility pays a producer, the producer's node settles in energy. */
