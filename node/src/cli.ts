@@ -10,7 +10,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { OpDecodeError, accountId, fromHex, generateKeyPair, gridIdText, keySigner, signOp, toHex } from '@microgrid/protocol'
+import {
+  DEFAULT_BEACON_INTERVAL_MS, DEFAULT_MINT_SLACK_MS, OpDecodeError, PROTOCOL_VERSION, accountId, fromHex, generateKeyPair, gridIdText, keySigner, signOp, toHex
+} from '@microgrid/protocol'
 import { Ledger } from '@microgrid/core'
 import { MicrogridNode } from './node.ts'
 import { SqliteStorage } from './sqlite-storage.ts'
@@ -72,8 +74,11 @@ async function makeGenesis (values: { name?: string, currency?: string, keys?: s
   let signed
   try {
     signed = signOp({
-      v: 1, grid: null, kind: 'genesis', author: registrar.publicKey, seq: 0, prev: null, deps: [], ts: Date.now(),
-      body: { name: values.name, currency: values.currency, registrars: [registrar.publicKey], oracles: [oracle.publicKey], policy: { friendlyCreditHours: [] } }
+      v: PROTOCOL_VERSION, grid: null, kind: 'genesis', author: registrar.publicKey, seq: 0, prev: null, deps: [], ts: Date.now(),
+      body: {
+        name: values.name, currency: values.currency, registrars: [registrar.publicKey], oracles: [oracle.publicKey],
+        policy: { friendlyCreditHours: [], beaconIntervalMs: DEFAULT_BEACON_INTERVAL_MS, mintSlackMs: DEFAULT_MINT_SLACK_MS }
+      }
     }, registrar)
   } catch (err) {
     if (err instanceof OpDecodeError) throw new UsageError(`genesis: ${err.message}`)
