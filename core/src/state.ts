@@ -7,8 +7,9 @@
  *   forks.ts        which of an author's ops stand when it signed two at one seq
  *   credits.ts      credit lists (a debit's cover is a binary search per dep) and device funding
  *   contracts/      the rules, one module per contract or op kind: op + causal view -> effect | rejection
- *   rewind.ts       deciding ops again after a fact that changes past verdicts (a fork, an unfreeze,
- *                   a late device registration): only the chains it touches, never the whole history
+ *   receipts.ts     receipts by position, payment ids
+ *   planRewind,     (below) deciding ops again after a fact that changes past verdicts (a fork, an
+ *   rewind          unfreeze, a late device registration): only the chains it touches, never the history
  *   views.ts        read-only queries for nodes, meters and the UI
  *   snapshot.ts     the whole state as bytes
  *
