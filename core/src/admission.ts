@@ -14,9 +14,11 @@ export function slotKey (chain: number, seq: number): string {
 }
 
 export class HeldOps {
-  /** Pending ops by id (hex), and by the position they wait for. */
+  /** Pending ops by id (hex), by the position they wait for, and by their own position. */
   readonly pending = new Map<string, DecodedOp>()
   readonly waiting = new Map<string, DecodedOp[]>()
+  readonly #at = new Map<string, DecodedOp[]>()
+  readonly #own = new Map<DecodedOp, string>()
   /** Ops above their author's fork, by id (hex), with their chain index. */
   readonly frozen = new Map<string, { chain: number, op: DecodedOp }>()
   /** Void ops by id (hex): their chain index and seq (with the id, their storage key). */
@@ -33,11 +35,17 @@ export class HeldOps {
     return undefined
   }
 
-  addPending (op: DecodedOp, waitFor: string): void {
+  addPending (op: DecodedOp, chain: number, waitFor: string): void {
     this.pending.set(toHex(op.id), op)
-    const list = this.waiting.get(waitFor)
-    if (list === undefined) this.waiting.set(waitFor, [op])
-    else list.push(op)
+    push(this.waiting, waitFor, op)
+    const own = slotKey(chain, op.op.seq)
+    push(this.#at, own, op)
+    this.#own.set(op, own)
+  }
+
+  /** Pending ops at a position of their own chain. */
+  pendingAt (chain: number, seq: number): readonly DecodedOp[] | undefined {
+    return this.#at.get(slotKey(chain, seq))
   }
 
   /** The ops waiting for `slot`, no longer pending (they are about to be admitted again). */
@@ -45,7 +53,14 @@ export class HeldOps {
     const list = this.waiting.get(slot)
     if (list === undefined) return undefined
     this.waiting.delete(slot)
-    for (const op of list) this.pending.delete(toHex(op.id))
+    for (const op of list) {
+      this.pending.delete(toHex(op.id))
+      const own = this.#own.get(op) as string
+      this.#own.delete(op)
+      const at = this.#at.get(own) as DecodedOp[]
+      if (at.length === 1) this.#at.delete(own)
+      else at.splice(at.indexOf(op), 1)
+    }
     return list
   }
 
@@ -60,6 +75,11 @@ export class HeldOps {
   /** Forgets every held op of the chains given (their ops are about to be decided again). */
   removeChains (chains: ReadonlySet<number>, chainOf: (op: DecodedOp) => number): void {
     for (const [id, op] of this.pending) if (chains.has(chainOf(op))) this.pending.delete(id)
+    for (const [slot, list] of this.#at) {
+      if (!chains.has(chainOf(list[0] as DecodedOp))) continue
+      this.#at.delete(slot)
+      for (const op of list) this.#own.delete(op)
+    }
     for (const [slot, list] of this.waiting) {
       const kept = list.filter(op => !chains.has(chainOf(op)))
       if (kept.length === 0) this.waiting.delete(slot)
@@ -68,4 +88,10 @@ export class HeldOps {
     for (const [id, f] of this.frozen) if (chains.has(f.chain)) this.frozen.delete(id)
     for (const [id, v] of this.void) if (chains.has(v.chain)) this.void.delete(id)
   }
+}
+
+function push (map: Map<string, DecodedOp[]>, key: string, op: DecodedOp): void {
+  const list = map.get(key)
+  if (list === undefined) map.set(key, [op])
+  else list.push(op)
 }

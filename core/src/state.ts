@@ -28,7 +28,7 @@ import { HeldOps, slotKey } from './admission.ts'
 import { Chain, OpStatus } from './chain.ts'
 import { check, type CausalView, type Effect, type Receipt, type Registration, type Role } from './contracts/index.ts'
 import { appendCredit, creditAmount, creditsUpTo, creditSum, DeviceFunds, listTotal, type CreditList } from './credits.ts'
-import { resolveChain, type Equivocation } from './forks.ts'
+import type { Equivocation } from './forks.ts'
 import { PaymentIndex, positionChain, positionSeq, receiptPosition } from './receipts.ts'
 import { reject, RuleViolation, type RejectCode } from './rules.ts'
 
@@ -248,13 +248,23 @@ export class LedgerState {
     if (op.seq === chain.length && op.seq > 0 && (op.prev === null || !bytesEqual(op.prev, chain.idAt(op.seq - 1)))) {
       return this.#void(chain, decoded, `prev does not name the surviving op at seq ${op.seq - 1} of its author`)
     }
-    const missing = this.#missingFor(decoded, chain)
+    let missing = this.#missingFor(decoded, chain)
+    // A candidate with a lower id at this position is waiting for its past: it stands if anything
+    // does, so this one waits for the position to be decided.
+    if (missing === undefined && this.#held.pending.size > 0 && this.#lowerCandidateWaits(chain, decoded)) missing = [chain.idx, op.seq]
     if (missing !== undefined) {
       if (this.#held.pending.size >= this.#maxPending) throw new PendingLimitError(`pending set is full (${this.#maxPending} ops)`)
-      this.#held.addPending(decoded, slotKey(missing[0] as number, missing[1] as number))
+      this.#held.addPending(decoded, chain.idx, slotKey(missing[0], missing[1]))
       return { status: 'pending', id, op, missing: this.#allMissing(decoded, chain) }
     }
     return this.#apply(decoded, chain, false)
+  }
+
+  #lowerCandidateWaits (chain: Chain, decoded: DecodedOp): boolean {
+    const at = this.#held.pendingAt(chain.idx, decoded.op.seq)
+    if (at === undefined) return false
+    const prev = decoded.op.prev
+    return at.some(o => compareIds(o.id, decoded.id) < 0 && (prev === null ? o.op.prev === null : o.op.prev !== null && bytesEqual(o.op.prev, prev)))
   }
 
   #retain (chain: Chain, decoded: DecodedOp): void {
@@ -295,9 +305,11 @@ export class LedgerState {
       return { status: 'conflict', id, op, author: op.author, seq }
     }
     this.#held.addVoid(chain.idx, seq, toHex(id))
-    if (!this.#pardoned(chain.idx, seq) && chain.frozenFrom > seq) {
-      chain.frozenFrom = seq
+    if (chain.frozenFrom > seq) {
+      // Decided again even when an unfreeze already lifts this fork: that unfreeze may stand on the
+      // very ops the fork freezes (a registrar lifting its own fork), and then it never counted.
       if (chain.length > seq + 1) this.#markDirty(chain.idx, seq + 1)
+      else if (!this.#pardoned(chain.idx, seq)) chain.frozenFrom = seq
     }
     return { status: 'void', id, op, reason: 'on the losing branch of an equivocation' }
   }
@@ -569,19 +581,17 @@ export class LedgerState {
       for (const idx of cuts.keys()) this.#undo(this.chains[idx] as Chain, byId.get(idx) as Map<string, DecodedOp>)
       this.#held.removeChains(affected, d => this.chain(d.op.author).idx)
       this.#replayPrefixes(affected, prefix, byId)
-      // Every op of the affected chains above its prefix, admitted again under today's fork resolution.
+      // Every other op of the affected chains, admitted again as if it arrived now: in seq order and,
+      // at a seq, lowest id first, so a fork's surviving op is decided first whenever it can be.
       const admit: DecodedOp[] = []
       for (const idx of cuts.keys()) {
         const chain = this.chains[idx] as Chain
-        const isGenesis = chain === this.#genesisChain
-        const resolution = resolveChain((byId.get(idx) as Map<string, DecodedOp>).values(), isGenesis ? 1 : 0, isGenesis ? this.gridId : null, s => this.#pardoned(idx, s))
         this.#forget(chain)
-        for (const f of resolution.forks) this.#noteFork(chain, f.seq, f.ids)
-        chain.frozenFrom = resolution.frozenFrom
-        for (const d of resolution.voids) this.#held.addVoid(idx, d.op.seq, toHex(d.id))
-        for (const d of resolution.line) if (d.op.seq >= chain.length) admit.push(d)
-        admit.push(...resolution.waiting)
+        for (const d of (byId.get(idx) as Map<string, DecodedOp>).values()) {
+          if (d.op.seq >= chain.length || !bytesEqual(chain.idAt(d.op.seq), d.id)) admit.push(d)
+        }
       }
+      admit.sort((a, b) => a.op.seq - b.op.seq || compareIds(a.id, b.id))
       for (const d of admit) {
         const result = this.#admit(d)
         if (result.status === 'applied' || result.status === 'rejected') {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { compareBytes, decodeOp, toHex, type DecodedOp } from '@microgrid/protocol'
-import { Ledger, resolveChain, type IngestResult } from '@microgrid/core'
+import { compareBytes, decodeOp, toHex } from '@microgrid/protocol'
+import { Ledger, type IngestResult } from '@microgrid/core'
 import { Island, seededRandom, WHOLESALE_PRICE } from '@microgrid/core/testing'
 
 /** The same island twice: deterministic keys, clock and signatures give byte-identical histories. */
@@ -108,29 +108,5 @@ describe('equivocation', () => {
     const results: IngestResult[] = await x.applyBatch(extraB)
     const first = results[0]!
     expect(first.status).toBe(compareBytes(idB, idA) < 0 ? 'applied' : 'void')
-  })
-})
-
-describe('resolveChain', () => {
-  const id = (n: number): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? n : 0))
-  const op = (seq: number, prev: Uint8Array | null, n: number): DecodedOp => ({ op: { seq, prev } as DecodedOp['op'], id: id(n), bytes: new Uint8Array(0) })
-  it('keeps the lowest id at a fork, voids the other candidates and the rest of their branches (no new fork), and freezes the author', () => {
-    const ops = [op(0, null, 1), op(1, id(1), 9), op(1, id(1), 5), op(1, id(1), 7), op(2, id(9), 2), op(2, id(5), 3), op(3, id(2), 8)]
-    const resolved = resolveChain(ops, 0, null, () => false)
-    expect(resolved.forks).toEqual([{ seq: 1, ids: [toHex(id(5)), toHex(id(7)), toHex(id(9))] }])
-    expect(resolved.line.map(d => toHex(d.id))).toEqual([1, 5, 3].map(n => toHex(id(n))))
-    expect(resolved.voids.map(d => toHex(d.id)).sort()).toEqual([2, 7, 8, 9].map(n => toHex(id(n))).sort())
-    expect(resolved.frozenFrom).toBe(1)
-    expect(resolveChain(ops, 0, null, s => s === 1).frozenFrom).toBe(Number.POSITIVE_INFINITY)
-    expect(resolveChain(ops.slice().reverse(), 0, null, () => false)).toEqual({ ...resolved, voids: expect.arrayContaining(resolved.voids) })
-  })
-
-  it('decides nothing above a missing position: the ops there wait', () => {
-    const ops = [op(0, null, 1), op(2, id(4), 6), op(2, id(4), 3), op(3, id(3), 8)]
-    const resolved = resolveChain(ops, 0, null, () => false)
-    expect(resolved.line.map(d => toHex(d.id))).toEqual([toHex(id(1))])
-    expect(resolved.forks).toEqual([])
-    expect(resolved.voids).toEqual([])
-    expect(resolved.waiting.map(d => d.op.seq)).toEqual([2, 2, 3])
   })
 })
