@@ -7,7 +7,7 @@ import {
   type BodyOf, type Dep, type OpKind, type OpSigner, type PublicKey, type UnsignedOp, type UnsignedOpOf
 } from '@microgrid/protocol'
 import type { Clock } from './clock.ts'
-import type { Chain } from './chain.ts'
+import type { ChainView as Chain } from './chain.ts'
 import type { LedgerState } from './state.ts'
 
 /** Builds the unsigned op `author` would sign next, given what this replica holds. */

@@ -4,23 +4,48 @@
  * (`LedgerState`) owns every Chain and is the only writer; contracts read them through `ChainView`.
  */
 import type { PublicKey, OpId } from '@microgrid/protocol'
-import type { CreditList, DeviceFunds } from './credits.ts'
+import type { CreditList, DeviceFunds, FunderAccount, WindowFunds } from './credits.ts'
 
 export const OpStatus = { accepted: 1, rejected: 2 } as const
 
-/** What contracts may read of a chain: its figures as of the op being decided, never to change. */
+/** A chain as everything outside `LedgerState` sees it: to read, never to change. */
 export interface ChainView {
   readonly idx: number
   readonly key: PublicKey
   readonly hex: string
+  /** Decided ops: their ids packed 32 bytes each and verdicts (`OpStatus`), `length` of them. */
   readonly length: number
+  readonly ids: Uint8Array
+  readonly status: Uint8Array
   readonly lastTs: number
+  readonly tsAt: Float64Array | null
+  readonly frontier: ReadonlyMap<number, number>
+  readonly witnessed: number
   readonly balance: number
+  readonly declared: number
+  readonly spent: number
   readonly reading: number | null
   readonly readingTs: number
   /** Wh this meter minted (generation) since its registration, accepted mints only. */
   readonly minted: number
+  readonly burned: number
+  readonly prices: readonly number[] | null
+  readonly wholesale: number | null
+  readonly retail: number | null
+  readonly funds: ReadonlyDeviceFunds | null
+  readonly credits: ReadonlyMap<number, Readonly<CreditList>>
+  readonly creditors: ReadonlySet<number>
+  readonly settledIds: ReadonlyMap<string, number> | null
   readonly frozenFrom: number
+  idAt: (seq: number) => OpId
+  priceAt: (seq: number, which: 'wholesale' | 'retail') => number | null
+}
+
+/** A device's funding as `ChainView` lends it. */
+export interface ReadonlyDeviceFunds {
+  readonly windows: ReadonlyArray<Readonly<WindowFunds>>
+  readonly funders: ReadonlyMap<number, Readonly<FunderAccount>>
+  usableAt: (t: number) => number
 }
 
 export class Chain implements ChainView {

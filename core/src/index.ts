@@ -7,7 +7,7 @@ export {
   type AddResult, type DecidedListener, type LedgerStateOptions, type LedgerStateParts, type LedgerStatePartsView,
   type RewindPlan
 } from './state.ts'
-export { Chain, OpStatus, type ChainView } from './chain.ts'
+export { Chain, OpStatus, type ChainView, type ReadonlyDeviceFunds } from './chain.ts'
 export { DeviceFunds, creditsUpTo, type CreditList, type WindowFunds, type FunderAccount } from './credits.ts'
 export { check, type CausalView, type Effect, type Registration, type Receipt, type Role } from './contracts/index.ts'
 export { HeldOps, type HeldStatus } from './admission.ts'

@@ -7,7 +7,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { compareBytes, toHex } from '@microgrid/protocol'
-import type { Chain } from './chain.ts'
+import type { ChainView as Chain } from './chain.ts'
 import type { LedgerState } from './state.ts'
 
 export function stateHash (state: LedgerState): string {

@@ -25,7 +25,7 @@ import {
   type RegisterBody
 } from '@microgrid/protocol'
 import { HeldOps, slotKey } from './admission.ts'
-import { Chain, OpStatus } from './chain.ts'
+import { Chain, OpStatus, type ChainView } from './chain.ts'
 import { check, type CausalView, type Effect, type Receipt, type Registration, type Role } from './contracts/index.ts'
 import { appendCredit, creditAmount, creditsUpTo, creditSum, DeviceFunds, listTotal, type CreditList } from './credits.ts'
 import type { Equivocation } from './forks.ts'
@@ -33,6 +33,7 @@ import { PaymentIndex, positionChain, positionSeq, receiptPosition } from './rec
 import { reject, RuleViolation, type RejectCode } from './rules.ts'
 
 export { OpStatus, Chain }
+export type { ChainView }
 export type { Registration, Receipt, Role }
 
 export type AddResult =
@@ -75,7 +76,7 @@ export class LedgerState {
   readonly genesis: GenesisBody
   readonly genesisOp: DecodedOp
   readonly mintSlackMs: number
-  readonly chains: Chain[] = []
+  readonly #chains: Chain[] = []
   readonly #byHex = new Map<string, Chain>()
   readonly #registrars = new Set<number>()
   readonly #oracles = new Set<number>()
@@ -115,8 +116,8 @@ export class LedgerState {
     this.#retained = options.retainOps === true ? new Map() : null
     for (const k of this.genesis.registrars) this.#registrars.add(this.chain(k).idx)
     for (const k of this.genesis.oracles) this.#oracles.add(this.chain(k).idx)
-    for (const idx of [...this.#registrars, ...this.#oracles]) (this.chains[idx] as Chain).tsAt = new Float64Array(16)
-    this.#genesisChain = this.chain(genesis.op.author)
+    for (const idx of [...this.#registrars, ...this.#oracles]) (this.#chains[idx] as Chain).tsAt = new Float64Array(16)
+    this.#genesisChain = this.#chainOf(genesis.op.author)
     this.#startGenesisChain()
     this.#view = new View(this)
   }
@@ -127,30 +128,40 @@ export class LedgerState {
     c.push(this.genesisOp.id, OpStatus.accepted, this.genesisOp.op.ts)
   }
 
+  /** Every chain the state knows, by index (indices follow arrival order: compare replicas by key). */
+  get chains (): readonly ChainView[] {
+    return this.#chains
+  }
+
   onDecided (listener: DecidedListener): () => void {
     this.#listeners.push(listener)
     return () => { this.#listeners.splice(this.#listeners.indexOf(listener), 1) }
   }
 
-  chain (key: PublicKey): Chain {
+  /** The chain of `key` (an empty one if the state has not seen it yet). */
+  chain (key: PublicKey): ChainView {
+    return this.#chainFor(key, toHex(key))
+  }
+
+  #chainOf (key: PublicKey): Chain {
     return this.#chainFor(key, toHex(key))
   }
 
   #chainFor (key: PublicKey, hex: string): Chain {
     let c = this.#byHex.get(hex)
     if (c === undefined) {
-      c = new Chain(this.chains.length, key.slice(), hex)
-      this.chains.push(c)
+      c = new Chain(this.#chains.length, key.slice(), hex)
+      this.#chains.push(c)
       this.#byHex.set(hex, c)
     }
     return c
   }
 
-  findChain (key: PublicKey): Chain | undefined {
+  findChain (key: PublicKey): ChainView | undefined {
     return this.#byHex.get(toHex(key))
   }
 
-  chainByHex (hex: string): Chain | undefined {
+  chainByHex (hex: string): ChainView | undefined {
     return this.#byHex.get(hex)
   }
 
@@ -172,7 +183,7 @@ export class LedgerState {
     const out: Array<[PublicKey, number]> = []
     for (const slot of this.#held.waiting.keys()) {
       const at = slot.indexOf(':')
-      out.push([(this.chains[Number(slot.slice(0, at))] as Chain).key, Number(slot.slice(at + 1))])
+      out.push([(this.#chains[Number(slot.slice(0, at))] as Chain).key, Number(slot.slice(at + 1))])
     }
     return out
   }
@@ -227,7 +238,7 @@ export class LedgerState {
     if (op.kind === 'genesis' || op.grid === null || !bytesEqual(op.grid, this.gridId)) {
       return { status: 'void', id, op, reason: OTHER_GRID }
     }
-    const chain = this.chain(op.author)
+    const chain = this.#chainOf(op.author)
     if (op.seq < chain.length) {
       if (bytesEqual(chain.idAt(op.seq), id)) return { status: 'duplicate', id, op }
       if (!this.#held.empty && this.#held.status(toHex(id)) !== undefined) return { status: 'duplicate', id, op }
@@ -278,9 +289,9 @@ export class LedgerState {
   #noteSetFacts (decoded: DecodedOp): void {
     const { op } = decoded
     if (op.kind !== 'register' || op.body.role !== 'consumer') return
-    const registrar = this.findChain(op.author)
+    const registrar = this.#byHex.get(toHex(op.author))
     if (registrar === undefined || !this.#registrars.has(registrar.idx)) return
-    const device = this.chain(op.body.meter)
+    const device = this.#chainOf(op.body.meter)
     if (this.#devices.has(device.idx)) return
     this.#devices.add(device.idx)
     // Its ops were decided as an ordinary account's: decide them again as a device's.
@@ -336,7 +347,7 @@ export class LedgerState {
   /** Re-admits every op that waited for (author, seq), and what those unblock in turn. */
   #wake (author: PublicKey | Chain, seq: number): void {
     if (this.#held.waiting.size === 0) return
-    const first = author instanceof Chain ? author : this.findChain(author)
+    const first = author instanceof Chain ? author : this.#byHex.get(toHex(author))
     if (first === undefined) return
     const slots = [slotKey(first.idx, seq)]
     while (slots.length > 0) {
@@ -357,7 +368,7 @@ export class LedgerState {
     const { op } = decoded
     if (op.seq > chain.length) return [chain.idx, op.seq - 1]
     for (const [key, seq] of op.deps) {
-      const dep = this.chain(key)
+      const dep = this.#chainOf(key)
       if (seq >= dep.length) return [dep.idx, seq]
     }
     return undefined
@@ -368,7 +379,7 @@ export class LedgerState {
     const missing: Array<[PublicKey, number]> = []
     if (op.seq > chain.length) missing.push([chain.key, op.seq - 1])
     for (const [key, seq] of op.deps) {
-      const dep = this.chain(key)
+      const dep = this.#chainOf(key)
       if (seq >= dep.length) missing.push([dep.key, seq])
     }
     return missing
@@ -377,7 +388,7 @@ export class LedgerState {
   #apply (decoded: DecodedOp, chain: Chain, silent: boolean): AddResult {
     const { op, id } = decoded
     for (const [key, seq] of op.deps) {
-      const dep = this.chain(key)
+      const dep = this.#chainOf(key)
       const before = chain.frontier.get(dep.idx) ?? -1
       if (seq > before) {
         this.#declare(chain, dep, before, seq)
@@ -390,7 +401,7 @@ export class LedgerState {
     } else {
       // A device's chain passing a window's end returns what is left of it to the funder.
       if (chain.funds !== null && chain.funds.nextClose() <= op.ts) {
-        for (const [funder, wh] of chain.funds.close(op.ts)) this.#move(chain, op.seq, this.chains[funder] as Chain, wh, null)
+        for (const [funder, wh] of chain.funds.close(op.ts)) this.#move(chain, op.seq, this.#chains[funder] as Chain, wh, null)
       }
       this.#view.author = chain
       const outcome = check(op, this.#view)
@@ -429,7 +440,7 @@ export class LedgerState {
         chain.readingTs = op.ts
         chain.minted += effect.wh
         this.minted += effect.wh
-        this.#credit(chain, op.seq, this.chains[effect.account.idx] as Chain, effect.wh, null)
+        this.#credit(chain, op.seq, this.#chains[effect.account.idx] as Chain, effect.wh, null)
         return undefined
       }
       case 'receipt': {
@@ -439,7 +450,7 @@ export class LedgerState {
         return undefined
       }
       case 'transfer':
-        this.#move(chain, op.seq, this.chains[effect.to.idx] as Chain, effect.wh, effect.window)
+        this.#move(chain, op.seq, this.#chains[effect.to.idx] as Chain, effect.wh, effect.window)
         if (effect.settles !== null) {
           this.#settled.add(effect.settles.position)
           ;(chain.settledIds ??= new Map()).set(effect.settles.paymentId, effect.settles.position)
@@ -474,7 +485,7 @@ export class LedgerState {
     if (seqs === undefined) return
     let expected = Number.POSITIVE_INFINITY
     for (const s of seqs) if (s < expected && !this.#pardoned(idx, s)) expected = s
-    const chain = this.chains[idx] as Chain
+    const chain = this.#chains[idx] as Chain
     if (expected !== chain.frozenFrom) this.#markDirty(idx, Math.min(expected, chain.frozenFrom) + 1)
   }
 
@@ -537,11 +548,11 @@ export class LedgerState {
     while (queue.length > 0) {
       const x = queue.pop() as number
       const cx = cuts.get(x) as number
-      for (const c of this.chains) {
+      for (const c of this.#chains) {
         if (c.idx === x || (c.frontier.get(x) ?? -1) < cx) continue
         const ops = loaded.get(c.idx)
         if (ops === undefined) { need.add(c.idx); continue }
-        const cut = firstCiting(c, ops, (this.chains[x] as Chain).key, cx)
+        const cut = firstCiting(c, ops, (this.#chains[x] as Chain).key, cx)
         if (cut < (cuts.get(c.idx) ?? Number.POSITIVE_INFINITY)) {
           cuts.set(c.idx, cut)
           queue.push(c.idx)
@@ -567,7 +578,7 @@ export class LedgerState {
     this.#maxPending = Number.POSITIVE_INFINITY
     try {
       for (const [idx, cut] of cuts) {
-        const chain = this.chains[idx] as Chain
+        const chain = this.#chains[idx] as Chain
         const list = ops.get(idx)
         if (list === undefined) throw new RewindError(`the ops of chain ${chain.hex} are needed to decide it again`)
         const m = new Map<string, DecodedOp>()
@@ -578,14 +589,14 @@ export class LedgerState {
         for (let s = start; s < Math.min(cut, chain.length); s++) keep.push([toHex(chain.idAt(s)), chain.status[s] as number])
         prefix.set(idx, keep)
       }
-      for (const idx of cuts.keys()) this.#undo(this.chains[idx] as Chain, byId.get(idx) as Map<string, DecodedOp>)
+      for (const idx of cuts.keys()) this.#undo(this.#chains[idx] as Chain, byId.get(idx) as Map<string, DecodedOp>)
       this.#held.removeChains(affected, d => this.chain(d.op.author).idx)
       this.#replayPrefixes(affected, prefix, byId)
       // Every other op of the affected chains, admitted again as if it arrived now: in seq order and,
       // at a seq, lowest id first, so a fork's surviving op is decided first whenever it can be.
       const admit: DecodedOp[] = []
       for (const idx of cuts.keys()) {
-        const chain = this.chains[idx] as Chain
+        const chain = this.#chains[idx] as Chain
         this.#forget(chain)
         for (const d of (byId.get(idx) as Map<string, DecodedOp>).values()) {
           if (d.op.seq >= chain.length || !bytesEqual(chain.idAt(d.op.seq), d.id)) admit.push(d)
@@ -608,7 +619,7 @@ export class LedgerState {
 
   /** Undoes every effect of a chain's decided ops on the rest of the state, and resets the chain. */
   #undo (chain: Chain, byId: ReadonlyMap<string, DecodedOp>): void {
-    for (const [to, list] of chain.credits) (this.chains[to] as Chain).balance -= listTotal(list)
+    for (const [to, list] of chain.credits) (this.#chains[to] as Chain).balance -= listTotal(list)
     if (this.#registrars.has(chain.idx)) {
       for (const [idx, list] of this.#registrations) {
         const kept = list.filter(r => r.registrar !== chain.idx)
@@ -663,7 +674,7 @@ export class LedgerState {
       const [id, status] = keep[i] as [string, number]
       const d = (byId.get(c) as ReadonlyMap<string, DecodedOp>).get(id)
       if (d === undefined) throw new RewindError(`the op ${id} is needed to decide its chain again`)
-      const again = this.#apply(d, this.chains[c] as Chain, true)
+      const again = this.#apply(d, this.#chains[c] as Chain, true)
       if ((again.status === 'applied' ? OpStatus.accepted : OpStatus.rejected) !== status) {
         throw new RewindError(`the op ${id} was decided otherwise the second time: ${again.status}`)
       }
@@ -676,14 +687,14 @@ export class LedgerState {
   // Reading
 
   /** Every decided op as [chain, seq], each after everything it depends on (the genesis excluded). */
-  * decidedInOrder (): Generator<[Chain, number]> {
+  * decidedInOrder (): Generator<[ChainView, number]> {
     const next = new Map<number, number>()
     const genesisAuthor = this.#genesisChain.idx
     for (let i = 0; i < this.#orderLength; i++) {
       const idx = this.#order[i] as number
       const seq = next.get(idx) ?? (idx === genesisAuthor ? 1 : 0)
       next.set(idx, seq + 1)
-      yield [this.chains[idx] as Chain, seq]
+      yield [this.#chains[idx] as Chain, seq]
     }
   }
 
@@ -702,7 +713,7 @@ export class LedgerState {
   }
 
   /** The registration of `key` as a viewer chain sees it; among several, the lowest op id decides. */
-  registrationSeenBy (viewer: Chain, key: Chain): Registration | undefined {
+  registrationSeenBy (viewer: ChainView, key: ChainView): Registration | undefined {
     const list = this.#registrations.get(key.idx)
     if (list === undefined) return undefined
     let best: Registration | undefined
@@ -713,7 +724,7 @@ export class LedgerState {
   }
 
   /** Whether `viewer` (about to decide its op at seq viewer.length) sees `author`'s op at `seq`. */
-  sees (viewer: Chain, author: number, seq: number): boolean {
+  sees (viewer: ChainView, author: number, seq: number): boolean {
     if (author === viewer.idx) return seq < viewer.length
     return (viewer.frontier.get(author) ?? -1) >= seq
   }
@@ -730,7 +741,7 @@ export class LedgerState {
   * registrations (): IterableIterator<{ key: PublicKey, role: Role, body: RegisterBody }> {
     for (const [idx, list] of this.#registrations) {
       const best = list.reduce((a, b) => compareIds(a.id, b.id) <= 0 ? a : b)
-      yield { key: (this.chains[idx] as Chain).key, role: best.role, body: best.body }
+      yield { key: (this.#chains[idx] as Chain).key, role: best.role, body: best.body }
     }
   }
 
@@ -764,14 +775,14 @@ export class LedgerState {
     const c = this.findChain(oracle)
     const r = c === undefined ? undefined : this.#receipts.get(receiptPosition(c.idx, seq))
     if (r === undefined) return undefined
-    const key = (idx: number): PublicKey => (this.chains[idx] as Chain).key
+    const key = (idx: number): PublicKey => (this.#chains[idx] as Chain).key
     return { payer: key(r.payer), payee: key(r.payee), contract: r.contract, amount: r.amount, currency: this.genesis.currency, paymentId: r.paymentId, price: r.price }
   }
 
   /** Every accepted receipt by position, with whether a sale settled it. */
-  * receipts (): IterableIterator<{ oracle: Chain, seq: number, receipt: Receipt, settled: boolean }> {
+  * receipts (): IterableIterator<{ oracle: ChainView, seq: number, receipt: Receipt, settled: boolean }> {
     for (const [position, receipt] of this.#receipts) {
-      yield { oracle: this.chains[positionChain(position)] as Chain, seq: positionSeq(position), receipt, settled: this.#settled.has(position) }
+      yield { oracle: this.#chains[positionChain(position)] as Chain, seq: positionSeq(position), receipt, settled: this.#settled.has(position) }
     }
   }
 
@@ -785,7 +796,7 @@ export class LedgerState {
   }
 
   /** Whether the receipt at a position is accepted and a payment id index lookup finds it in `viewer`'s past. */
-  paymentSeenBy (viewer: Chain, paymentId: string): boolean {
+  paymentSeenBy (viewer: ChainView, paymentId: string): boolean {
     return this.#payments.some(paymentId, p => this.sees(viewer, positionChain(p), positionSeq(p)))
   }
 
@@ -809,7 +820,7 @@ export class LedgerState {
   }
 
   frozenAccounts (): PublicKey[] {
-    return this.chains.filter(c => Number.isFinite(c.frozenFrom)).map(c => c.key)
+    return this.#chains.filter(c => Number.isFinite(c.frozenFrom)).map(c => c.key)
   }
 
   /** Known forks, each a self-contained fraud proof. */
@@ -822,7 +833,7 @@ export class LedgerState {
 
   parts (): LedgerStatePartsView {
     return {
-      chains: this.chains,
+      chains: this.#chains,
       registrations: this.#registrations,
       receipts: this.#receipts,
       devices: this.#devices,
@@ -842,14 +853,14 @@ export class LedgerState {
    */
   static restore (genesis: DecodedOp, parts: LedgerStateParts, options: LedgerStateOptions = {}): LedgerState {
     const state = new LedgerState(genesis, options)
-    state.chains.length = 0
+    state.#chains.length = 0
     state.#byHex.clear()
     for (const c of parts.chains) {
-      if (c.idx !== state.chains.length) throw new RangeError(`chain ${c.idx} restored at index ${state.chains.length}`)
-      state.chains.push(c)
+      if (c.idx !== state.#chains.length) throw new RangeError(`chain ${c.idx} restored at index ${state.#chains.length}`)
+      state.#chains.push(c)
       state.#byHex.set(c.hex, c)
     }
-    const author = state.findChain(genesis.op.author)
+    const author = state.#byHex.get(toHex(genesis.op.author))
     if (author === undefined || author.length === 0 || !bytesEqual(author.idAt(0), genesis.id)) {
       throw new RangeError('the restored chains do not start from this genesis')
     }
@@ -869,7 +880,7 @@ export class LedgerState {
     state.#equivocations = new Map()
     state.#forksOf = new Map()
     for (const e of parts.equivocations) {
-      const c = state.chainByHex(e.author)
+      const c = state.#byHex.get(e.author)
       if (c === undefined) throw new RangeError(`a fork of an unknown chain ${e.author}`)
       state.#noteFork(c, e.seq, e.ids)
     }
@@ -887,7 +898,7 @@ export class LedgerState {
 
 /** What `LedgerState.parts` lends: the state's live structures, to read and never to change. */
 export interface LedgerStatePartsView {
-  readonly chains: readonly Chain[]
+  readonly chains: readonly ChainView[]
   readonly registrations: ReadonlyMap<number, readonly Registration[]>
   readonly receipts: ReadonlyMap<number, Receipt>
   readonly devices: ReadonlySet<number>
@@ -950,15 +961,15 @@ class View implements CausalView {
     this.mintSlackMs = state.mintSlackMs
   }
 
-  account = (key: PublicKey): Chain => this.#state.chain(key)
+  account = (key: PublicKey): ChainView => this.#state.chain(key)
   isRegistrar = (a: { idx: number }): boolean => this.#state.hasRole(a.idx, 'registrar')
   isOracle = (a: { idx: number }): boolean => this.#state.hasRole(a.idx, 'oracle')
   isDevice = (a: { idx: number }): boolean => this.#state.hasRole(a.idx, 'device')
-  registration = (a: { idx: number }): Registration | undefined => this.#state.registrationSeenBy(this.author, this.#state.chains[a.idx] as Chain)
+  registration = (a: { idx: number }): Registration | undefined => this.#state.registrationSeenBy(this.author, this.#state.chains[a.idx] as ChainView)
   sees = (a: { idx: number }, seq: number): boolean => this.#state.sees(this.author, a.idx, seq)
   receipt = (oracle: { idx: number }, seq: number): Receipt | undefined => this.#state.receiptAtPosition(receiptPosition(oracle.idx, seq))
   priceSeen = (seller: { idx: number }, which: 'wholesale' | 'retail'): number | null => {
-    const s = this.#state.chains[seller.idx] as Chain
+    const s = this.#state.chains[seller.idx] as ChainView
     const upto = s.idx === this.author.idx ? this.author.length - 1 : (this.author.frontier.get(s.idx) ?? -1)
     return upto < 0 ? null : s.priceAt(upto, which)
   }
