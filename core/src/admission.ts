@@ -18,7 +18,8 @@ export class HeldOps {
   readonly pending = new Map<string, DecodedOp>()
   readonly waiting = new Map<string, DecodedOp[]>()
   readonly #at = new Map<string, DecodedOp[]>()
-  readonly #own = new Map<DecodedOp, string>()
+  /** Each pending op's own position and the position it waits for. */
+  readonly #slots = new Map<DecodedOp, { own: string, waitFor: string }>()
   /** Ops above their author's fork, by id (hex), with their chain index. */
   readonly frozen = new Map<string, { chain: number, op: DecodedOp }>()
   /** Void ops by id (hex): their chain index and seq (with the id, their storage key). */
@@ -40,7 +41,24 @@ export class HeldOps {
     push(this.waiting, waitFor, op)
     const own = slotKey(chain, op.op.seq)
     push(this.#at, own, op)
-    this.#own.set(op, own)
+    this.#slots.set(op, { own, waitFor })
+  }
+
+  /** Takes every pending op at a position of its own chain out of the pending set. */
+  takePendingAt (chain: number, seq: number): DecodedOp[] {
+    const own = slotKey(chain, seq)
+    const list = this.#at.get(own)
+    if (list === undefined) return []
+    this.#at.delete(own)
+    for (const op of list) {
+      this.pending.delete(toHex(op.id))
+      const { waitFor } = this.#slots.get(op) as { waitFor: string }
+      this.#slots.delete(op)
+      const waiting = this.waiting.get(waitFor) as DecodedOp[]
+      if (waiting.length === 1) this.waiting.delete(waitFor)
+      else waiting.splice(waiting.indexOf(op), 1)
+    }
+    return list
   }
 
   /** Pending ops at a position of their own chain. */
@@ -55,8 +73,8 @@ export class HeldOps {
     this.waiting.delete(slot)
     for (const op of list) {
       this.pending.delete(toHex(op.id))
-      const own = this.#own.get(op) as string
-      this.#own.delete(op)
+      const { own } = this.#slots.get(op) as { own: string }
+      this.#slots.delete(op)
       const at = this.#at.get(own) as DecodedOp[]
       if (at.length === 1) this.#at.delete(own)
       else at.splice(at.indexOf(op), 1)
@@ -78,7 +96,7 @@ export class HeldOps {
     for (const [slot, list] of this.#at) {
       if (!chains.has(chainOf(list[0] as DecodedOp))) continue
       this.#at.delete(slot)
-      for (const op of list) this.#own.delete(op)
+      for (const op of list) this.#slots.delete(op)
     }
     for (const [slot, list] of this.waiting) {
       const kept = list.filter(op => !chains.has(chainOf(op)))

@@ -268,7 +268,10 @@ export class LedgerState {
       this.#held.addPending(decoded, chain.idx, slotKey(missing[0], missing[1]))
       return { status: 'pending', id, op, missing: this.#allMissing(decoded, chain) }
     }
-    return this.#apply(decoded, chain, false)
+    const result = this.#apply(decoded, chain, false)
+    // Other ops waiting at this position (their past is not here yet) have higher ids: they lost.
+    if (this.#held.pending.size > 0) for (const rival of this.#held.takePendingAt(chain.idx, op.seq)) this.#admit(rival)
+    return result
   }
 
   #lowerCandidateWaits (chain: Chain, decoded: DecodedOp): boolean {
