@@ -38,7 +38,7 @@ export function createOp<K extends OpKind> (state: LedgerState, signer: OpSigner
  * in the receipt's past fixes the sale), a mint's authorities (witnessed time), and every chain that
  * credited the author with something its frontier does not cover yet, largest first, up to the wire limit.
  */
-function depsFor<K extends OpKind> (state: LedgerState, chain: Chain, kind: K, body: BodyOf[K]): Dep[] {
+export function depsFor<K extends OpKind> (state: LedgerState, chain: Chain, kind: K, body: BodyOf[K]): Dep[] {
   const wanted = new Map<number, number>()
   const consider = (c: Chain, weight: number): void => {
     if (c.idx === chain.idx || c.length === 0) return

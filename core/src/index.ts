@@ -17,7 +17,7 @@ export { encodeSnapshot, decodeSnapshot, Snapshot, SnapshotError, SNAPSHOT_FORMA
 export { stateHash } from './state-hash.ts'
 export { type Equivocation } from './forks.ts'
 export { REJECT_CODES, RuleViolation, whForPayment, maxWhFor, type RejectCode } from './rules.ts'
-export { draftOp, createOp } from './author.ts'
+export { draftOp, createOp, depsFor } from './author.ts'
 export { type Clock, systemClock, ManualClock } from './clock.ts'
 export { MemoryStorage, StorageKeyError, checkKey, compareKeys, hasPrefix, type StorageAdapter, type StorageEntry, type StorageKey } from './storage.ts'
 export { nativeVerifier, nativeSigner, defaultVerifier, CachingVerifier, cachingVerifier, type CachingVerifierStats } from './verifiers.ts'

@@ -320,10 +320,11 @@ export class LedgerState {
     }
     this.#held.addVoid(chain.idx, seq, toHex(id))
     if (chain.frozenFrom > seq) {
-      // Decided again even when an unfreeze already lifts this fork: that unfreeze may stand on the
-      // very ops the fork freezes (a registrar lifting its own fork), and then it never counted.
-      if (chain.length > seq + 1) this.#markDirty(chain.idx, seq + 1)
-      else if (!this.#pardoned(chain.idx, seq)) chain.frozenFrom = seq
+      // Outside a rewind, decided again even when an unfreeze already lifts this fork: that unfreeze
+      // may stand on the very ops the fork freezes (a registrar lifting its own fork), and then it
+      // never counted. Inside one, the ops above were decided with the pardons as they are now, and
+      // `#checkFreeze` settles any change once it is done.
+      if (chain.length > seq + 1) { if (!this.#rewinding) this.#markDirty(chain.idx, seq + 1) } else if (!this.#pardoned(chain.idx, seq)) chain.frozenFrom = seq
     }
     return { status: 'void', id, op, reason: 'on the losing branch of an equivocation' }
   }
@@ -820,6 +821,26 @@ export class LedgerState {
     // The common case on ingest, a new op and nothing set aside: no id lookups.
     if (this.#held.empty) return 'unknown'
     return this.#held.status(toHex(id)) ?? 'unknown'
+  }
+
+  /**
+   * What the state holds of `author`'s ops beyond its decided chain: how many wait undecided (pending or
+   * frozen), and the highest seq of any op of the author it holds (−1 if none). A signer that learns
+   * its head from this state signs only when nothing of its own waits.
+   */
+  heldOf (author: PublicKey): { undecided: number, highest: number } {
+    const c = this.#byHex.get(toHex(author))
+    let undecided = 0
+    let highest = c === undefined ? -1 : c.length - 1
+    if (c === undefined || this.#held.empty) return { undecided, highest }
+    for (const d of this.#held.pending.values()) {
+      if (bytesEqual(d.op.author, c.key)) { undecided++; highest = Math.max(highest, d.op.seq) }
+    }
+    for (const f of this.#held.frozen.values()) {
+      if (f.chain === c.idx) { undecided++; highest = Math.max(highest, f.op.op.seq) }
+    }
+    for (const v of this.#held.void.values()) if (v.chain === c.idx) highest = Math.max(highest, v.seq)
+    return { undecided, highest }
   }
 
   frozenAccounts (): PublicKey[] {
