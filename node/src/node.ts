@@ -21,14 +21,15 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import {
-  bytesEqual, decodeOp, fromHex, gridIdText, toHex, OpDecodeError,
-  type BodyOf, type DecodedOp, type OpKind, type OpSigner, type SignatureVerifier
+  bytesEqual, decodeOp, fromHex, gridIdText, LIGHT_PROTOCOL, toHex, OpDecodeError,
+  type BodyOf, type MeterReport, type DecodedOp, type OpKind, type OpSigner, type SignatureVerifier
 } from '@microgrid/protocol'
 import {
   CachingVerifier, Ledger, MemoryStorage, createOp, defaultVerifier, opKey, systemClock,
   type Clock, type IngestResult, type StorageAdapter
 } from '@microgrid/core'
 import { loadOrCreatePeerKey } from './identity.ts'
+import { lightServer } from './light-server.ts'
 import { SqliteStorage } from './sqlite-storage.ts'
 import { InviteError, inviteUri, parseInvite } from './invite.ts'
 import {
@@ -80,6 +81,8 @@ export interface NodeEvents {
   'peer:bad': { peer: string, reason: string, banned: boolean }
   /** A pull from a peer finished. */
   'sync:done': { peer: string, received: number }
+  /** A meter agent (a light peer) reported its relay, warnings and estimates. */
+  'meter:report': { device: string, report: MeterReport, peer: string }
 }
 
 type Listener<K extends keyof NodeEvents> = (event: NodeEvents[K]) => void
@@ -109,6 +112,8 @@ export class MicrogridNode {
   readonly #rate = new Map<string, { second: number, count: number }>()
   readonly #pulling = new Map<string, Promise<number>>()
   readonly #listeners: { [K in keyof NodeEvents]?: Array<Listener<K>> } = {}
+  /** The latest report of each meter agent that uses this node (by device key, hex). */
+  readonly meterReports = new Map<string, { report: MeterReport, peer: string }>()
   #queue: QueuedOp[] = []
   #flushing: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
@@ -237,6 +242,17 @@ export class MicrogridNode {
         stream.abort(err as Error)
       })
     }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    await this.libp2p.handle(LIGHT_PROTOCOL, lightServer({
+      ledger: this.ledger,
+      submit: async bytes => await this.submit(bytes),
+      clock: this.#clock,
+      onReport: (device, report, peer) => {
+        const hex = toHex(device)
+        this.meterReports.set(hex, { report, peer })
+        this.#emit('meter:report', { device: hex, report, peer })
+      },
+      onViolation: (peer, reason) => this.#reportBad(peer, reason)
+    }), { maxInboundStreams: 8, maxOutboundStreams: 1 })
     this.libp2p.addEventListener('peer:connect', evt => {
       const peer = evt.detail.toString()
       // Let identify finish first so the peer's protocols are known.

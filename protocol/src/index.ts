@@ -9,3 +9,4 @@ export {
 } from './signature.ts'
 export * from './account.ts'
 export { compactFromDer } from './der.ts'
+export * from './light.ts'
