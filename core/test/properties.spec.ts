@@ -1,8 +1,11 @@
 /**
  * Property tests of the ledger (fast-check). Base histories are grown once per file by `Island` from
  * seeds fast-check picks, with some rule-breaking attempts mixed in (rejected ops are part of a valid
- * history too); every property then replays them in orders, batches and with forgeries fast-check
- * chooses. A failure prints fast-check's seed: `PROPERTY_SEED=<seed> vitest run core/test/properties.spec.ts`
+ * history too), keys that sign before a registrar registers them as devices among them (their
+ * transfers are decided again once the registration is known); every property then replays them in
+ * orders, batches and with forgeries fast-check chooses. Replicas fed ops directly are LedgerStates
+ * that keep their ops (`retainOps`), so they decide chains again themselves, as a Ledger does from
+ * storage. A failure prints fast-check's seed: `PROPERTY_SEED=<seed> vitest run core/test/properties.spec.ts`
  * rebuilds the same histories and replays the same runs.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -15,9 +18,9 @@ import {
 } from '@microgrid/protocol'
 import {
   cachingVerifier, defaultVerifier, draftOp, Ledger, LedgerState, ManualClock, MemoryStorage, nativeSigner,
-  nativeVerifier, stateHash, type AddResult, type IngestResult
+  nativeVerifier, stateHash, whForPayment, type AddResult, type IngestResult
 } from '@microgrid/core'
-import { Island, seededRandom } from '@microgrid/core/testing'
+import { Island, RETAIL_PRICE, seededRandom } from '@microgrid/core/testing'
 
 const SEED = process.env.PROPERTY_SEED !== undefined ? Number(process.env.PROPERTY_SEED) : Math.floor(Math.random() * 2 ** 31)
 fc.configureGlobal({ seed: SEED })
@@ -37,10 +40,8 @@ interface History {
   ops: DecodedOp[]
   /** stateHash of the authoring replica. */
   hash: string
-  /** Every key of the island with its signer, by hex. */
+  /** Every key of the island with its signer, by hex (devices registered after they signed included). */
   signers: Map<string, OpSigner>
-  /** Consumer devices' meter keys (hex). */
-  devices: Set<string>
 }
 
 interface HistoryParams {
@@ -63,16 +64,42 @@ const historyParams: fc.Arbitrary<HistoryParams> = fc.record({
   chaos: fc.integer({ min: 0, max: 3 })
 })
 
+/** Keys that signed before a registrar registered them as devices, waiting for their registration. */
+interface Unregistered { keys: OpSigner[], made: number }
+
+/**
+ * A key that buys energy from the utility (a retail sale, as any account may) and funds a device like
+ * a resident, or tries to: ordinary ops while nobody has registered the key.
+ */
+function earlyKey (island: Island, random: () => number, early: Unregistered): OpSigner {
+  const key = island.signer(`early-device-${early.made++}`)
+  const available = island.state.balance(island.utility.publicKey)
+  if (available >= 3_000 && random() < 0.8) island.sellRetail(key, Math.min(1_000, Math.floor(available / 2 * RETAIL_PRICE / 1_000_000)))
+  const d = island.devices[Math.floor(random() * island.devices.length)]
+  const b = island.state.balance(key.publicKey)
+  if (d !== undefined) island.emit(key, 'transfer', { contract: 'resident', to: d.meter.publicKey, wh: b > 0 ? 1 + Math.floor(random() * b) : 1, receipt: null, window: null })
+  early.keys.push(key)
+  return key
+}
+
+/** The registrar registers a key that signed before as a consumer device: its transfers are decided again. */
+function registerEarly (island: Island, key: OpSigner): void {
+  const label = `early ${toHex(key.publicKey).slice(0, 8)}`
+  island.must(island.registrar, 'register', { role: 'consumer', meter: key.publicKey, label, category: 'household', position: null })
+  island.devices.push({ meter: key, category: 'household', label })
+}
+
 /**
  * Rule-breaking or borderline actions signed through the island (so the authoring replica and `ops`
  * stay one history): over-funding, over-burning, device meters trying to transfer, re-settling an old
- * receipt, a resident spending its whole balance twice, a device registered late.
+ * receipt, a resident spending its whole balance twice, a device registered late, a key that signed
+ * transfers before a registrar registered it as a device (registered in the same step or a later one).
  */
-function chaosStep (island: Island, random: () => number): void {
+function chaosStep (island: Island, random: () => number, early: Unregistered): void {
   const pick = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(random() * xs.length)]
   const state = island.state
   const oracleLength = state.chain(island.oracle.publicKey).length
-  switch (Math.floor(random() * 6)) {
+  switch (Math.floor(random() * 7)) {
     case 0: {
       const r = pick(island.residents)
       const d = pick(island.devices)
@@ -118,19 +145,34 @@ function chaosStep (island: Island, random: () => number): void {
       }
       break
     }
-    default:
+    case 5:
       if (random() < 0.5) island.addDevice(random() < 0.5 ? 'household' : 'street-light')
+      break
+    default:
+      if (early.keys.length > 0 && random() < 0.5) {
+        registerEarly(island, early.keys.shift() as OpSigner)
+        break
+      }
+      earlyKey(island, random, early)
+      // Registered in the same step half the time, else in a later one (after more ops of others).
+      if (random() < 0.5) registerEarly(island, early.keys.pop() as OpSigner)
   }
 }
 
 function buildHistory (p: HistoryParams): History {
   const name = `prop-${p.seed}`
-  const island = new Island({ producers: p.producers, households: p.households, streetLights: p.streetLights, residents: p.residents, seed: name, signerFor })
+  // The authoring replica keeps its ops: a late device registration makes it decide ops again.
+  const island = new Island({ producers: p.producers, households: p.households, streetLights: p.streetLights, residents: p.residents, seed: name, signerFor, retainOps: true })
   const random = seededRandom(p.seed)
+  const early: Unregistered = { keys: [], made: 0 }
   while (island.ops.length < p.ops || !island.residents.some(r => island.state.balance(r.publicKey) > 0)) {
     island.simulate(island.ops.length + 25, random)
-    for (let i = 0; i < p.chaos; i++) chaosStep(island, random)
+    for (let i = 0; i < p.chaos; i++) chaosStep(island, random, early)
   }
+  // Every history has a key that signed before its registration: replicas that get its ops before
+  // the registration decide them again when it arrives.
+  if (early.made === 0) earlyKey(island, random, early)
+  while (early.keys.length > 0) registerEarly(island, early.keys.shift() as OpSigner)
   const signers = new Map<string, OpSigner>()
   const add = (s: OpSigner): void => { signers.set(toHex(s.publicKey), s) }
   ;[island.registrar, island.oracle, island.utility, ...island.residents].forEach(add)
@@ -142,8 +184,7 @@ function buildHistory (p: HistoryParams): History {
     genesis: decodeOp(island.genesis),
     ops: island.ops.map(b => decodeOp(b)),
     hash: stateHash(island.state),
-    signers,
-    devices: new Set(island.devices.map(d => toHex(d.meter.publicKey)))
+    signers
   }
 }
 
@@ -205,8 +246,33 @@ function inBatches<T> (items: readonly T[], sizes: readonly number[]): T[][] {
 // ---------------------------------------------------------------------------------------------------
 // Replicas
 
-function freshState (h: History): LedgerState {
-  return new LedgerState(h.genesis)
+/**
+ * A LedgerState that keeps every op it is given (`retainOps`), so it decides chains again by itself
+ * when a fact changes past verdicts (a late device registration here), and says when it does.
+ */
+class RewindingState extends LedgerState {
+  readonly #hooks: Array<(phase: 'start' | 'end') => void> = []
+
+  constructor (genesis: DecodedOp) {
+    super(genesis, { retainOps: true })
+  }
+
+  onRewind (hook: (phase: 'start' | 'end') => void): void {
+    this.#hooks.push(hook)
+  }
+
+  override settleWith (opsOf: (chain: number) => readonly DecodedOp[]): void {
+    for (const hook of this.#hooks) hook('start')
+    try {
+      super.settleWith(opsOf)
+    } finally {
+      for (const hook of this.#hooks) hook('end')
+    }
+  }
+}
+
+function freshState (h: History): RewindingState {
+  return new RewindingState(h.genesis)
 }
 
 function replayed (h: History, ops: readonly DecodedOp[] = h.ops): LedgerState {
@@ -241,61 +307,85 @@ const debitOf = (op: SignedOp): number => op.kind === 'transfer' || op.kind === 
  * Applies ops to a LedgerState and checks the rules' invariants after every decided op. An `add` that
  * unblocks pending ops decides the delivered op and then each op it unblocks, one after the other; the
  * first check of such a cascade covers the delivered op and the first unblocked one together, each
- * later check exactly one op.
+ * later check exactly one op. When the state decides ops again (a rewind), the check comes once the
+ * rewind is over and covers every op it decided: a rewind takes back what the ops it decides again
+ * had given, so a balance may fall there without a debit of its own; the other invariants hold.
  */
 class Watcher {
-  readonly state: LedgerState
-  /** The final verdict of every decided op, by id (hex). */
+  readonly state: RewindingState
+  /** The last verdict of every decided op, by id (hex). */
   readonly results = new Map<string, AddResult>()
-  readonly devices: Set<string> | undefined
+  /** Also check that consumer devices (keys a registrar registered as such) only lose value by their own burns. */
+  readonly devices: boolean
   #before: Map<string, number>
   #group: Decided[] = []
   #current: DecodedOp | undefined
+  #rewinding = false
+  /** Ids reported decided during the current `add`. */
+  #reported = new Set<string>()
   steps = 0
+  rewinds = 0
 
-  /** `devices`: also check that consumer accounts only lose value by their own burns. */
-  constructor (state: LedgerState, devices?: Set<string>) {
+  constructor (state: RewindingState, devices = false) {
     this.state = state
     this.devices = devices
     this.#before = balances(state)
     state.onDecided(r => {
-      if (this.#current !== undefined) {
-        const c = this.#current
-        const status = state.statusOf(c.op.author, c.op.seq, c.id)
-        if (status !== 'accepted' && status !== 'rejected') throw new Error(`an op that unblocks others must be decided, not ${status}`)
-        this.#group.push({ op: c.op, id: c.id, status })
-        this.#current = undefined
-      }
-      this.results.set(toHex(r.id), r)
+      if (!this.#rewinding) this.#takeCurrent(true)
+      const id = toHex(r.id)
+      this.results.set(id, r)
+      this.#reported.add(id)
       this.#group.push({ op: r.op, id: r.id, status: r.status === 'applied' ? 'accepted' : 'rejected' })
-      this.#check()
+      if (!this.#rewinding) this.#check(false)
     })
+    state.onRewind(phase => {
+      if (phase === 'start') {
+        this.#takeCurrent(false)
+        this.#rewinding = true
+        return
+      }
+      this.#rewinding = false
+      this.rewinds++
+      // Verdicts of ops the rewind left undecided (void, frozen or waiting) are no longer verdicts.
+      for (const [id, r] of this.results) if (!['accepted', 'rejected'].includes(state.statusOf(r.op.author, r.op.seq, r.id))) this.results.delete(id)
+      this.#check(true)
+    })
+  }
+
+  /** The delivered op joins the step it belongs to, once it is decided. */
+  #takeCurrent (mustBeDecided: boolean): void {
+    const c = this.#current
+    if (c === undefined) return
+    this.#current = undefined
+    const status = this.state.statusOf(c.op.author, c.op.seq, c.id)
+    if (status === 'accepted' || status === 'rejected') this.#group.push({ op: c.op, id: c.id, status })
+    else if (mustBeDecided) throw new Error(`an op that unblocks others must be decided, not ${status}`)
   }
 
   add (d: DecodedOp): AddResult {
     this.#current = d
+    this.#reported.clear()
     const r = this.state.add(d)
     if (this.#current !== undefined && (r.status === 'applied' || r.status === 'rejected')) {
       this.#group.push({ op: d.op, id: d.id, status: r.status === 'applied' ? 'accepted' : 'rejected' })
     }
     this.#current = undefined
-    if (r.status === 'applied' || r.status === 'rejected') this.results.set(toHex(d.id), r)
-    this.#check()
+    // A verdict reported while this op was added is the op's own (a rewind may have decided it again).
+    if ((r.status === 'applied' || r.status === 'rejected') && !this.#reported.has(toHex(d.id))) this.results.set(toHex(d.id), r)
+    this.#check(false)
     return r
   }
 
   #isDevice (hex: string): boolean {
-    if (this.devices === undefined) return false
-    if (this.devices.has(hex)) return true
-    for (const reg of this.state.registrations()) if (reg.role === 'consumer' && toHex(reg.key) === hex) return true
-    return false
+    const c = this.state.chainByHex(hex)
+    return c !== undefined && this.state.hasRole(c.idx, 'device')
   }
 
-  #check (): void {
+  #check (rewound: boolean): void {
     this.steps++
     const after = balances(this.state)
     const group = this.#group
-    const what = (): string => group.map(g => `${g.op.kind}#${g.op.seq} by ${toHex(g.op.author).slice(0, 10)} (${g.status})`).join(', ')
+    const what = (): string => (rewound ? 'a rewind deciding ' : '') + group.map(g => `${g.op.kind}#${g.op.seq} by ${toHex(g.op.author).slice(0, 10)} (${g.status})`).join(', ')
     let sum = 0
     for (const b of after.values()) sum += b
     if (this.state.minted - this.state.burned !== sum) {
@@ -304,18 +394,18 @@ class Watcher {
     for (const [hex, b1] of after) {
       if (b1 < 0) throw new Error(`balance of ${hex.slice(0, 10)} went negative (${b1}) after ${what()}`)
       const b0 = this.#before.get(hex) ?? 0
-      if (b1 >= b0) continue
+      if (b1 >= b0 || rewound) continue
       const own = group.filter(g => g.status === 'accepted' && toHex(g.op.author) === hex && debitOf(g.op) > 0)
       const outflow = own.reduce((s, g) => s + debitOf(g.op), 0)
       if (b0 - b1 > outflow) throw new Error(`balance of ${hex.slice(0, 10)} fell ${b0} -> ${b1}, but its own accepted debits in this step total ${outflow}: ${what()}`)
-      if (this.#isDevice(hex) && !own.some(g => g.op.kind === 'burn')) {
+      if (this.devices && this.#isDevice(hex) && !own.some(g => g.op.kind === 'burn')) {
         throw new Error(`consumer device ${hex.slice(0, 10)} lost ${b0 - b1} Wh without burning: ${what()}`)
       }
     }
-    if (this.devices !== undefined) {
+    if (this.devices) {
       for (const g of group) {
         if (g.status === 'accepted' && g.op.kind === 'transfer' && this.#isDevice(toHex(g.op.author))) {
-          throw new Error(`consumer device ${toHex(g.op.author).slice(0, 10)} had a transfer accepted (${g.op.body.contract}, ${g.op.body.wh} Wh): value left a burn-only account`)
+          throw new Error(`consumer device ${toHex(g.op.author).slice(0, 10)} had a transfer accepted (${g.op.body.contract}, ${g.op.body.wh} Wh) after ${what()}: value left a burn-only account`)
         }
       }
     }
@@ -331,14 +421,14 @@ class Author {
   readonly clock: ManualClock
   readonly ops: DecodedOp[] = []
 
-  constructor (h: History, devices?: Set<string>) {
+  constructor (h: History, devices = false) {
     this.h = h
     this.watcher = new Watcher(freshState(h), devices)
     for (const d of h.ops) this.watcher.add(d)
     this.clock = new ManualClock(h.island.clock.now())
   }
 
-  get state (): LedgerState { return this.watcher.state }
+  get state (): RewindingState { return this.watcher.state }
 
   sign<K extends OpKind> (signer: OpSigner, kind: K, body: BodyOf[K], tamper?: (draft: UnsignedOp) => UnsignedOp): DecodedOp {
     this.clock.advance(1_000)
@@ -354,7 +444,7 @@ class Author {
 }
 
 /** Replays ops in the given order into a watched fresh state; returns the watcher. */
-function watchedReplay (h: History, ops: readonly DecodedOp[], devices?: Set<string>): Watcher {
+function watchedReplay (h: History, ops: readonly DecodedOp[], devices = false): Watcher {
   const w = new Watcher(freshState(h), devices)
   for (const d of ops) w.add(d)
   return w
@@ -596,49 +686,63 @@ describe('ledger properties', () => {
     }), { numRuns: 30 })
   })
 
-  it('4. consumer accounts are burn-only: device meters\' transfers are rejected and devices only lose value by burning', () => {
+  it('4. consumer accounts are burn-only: every transfer by a registered device key is rejected, also one signed before its registration, and devices only lose value by burning', () => {
     type DevicePick = number // -1: the newest device
+    type Target = { among: 'devices' | 'accounts', pick: number }
+    type Move = { contract: TransferContract, to: Target, percent: number, receipt: number, deps: DepsMode }
     type Attempt =
       | { kind: 'register', fund: { resident: number, percent: number } | null }
       | { kind: 'fund', resident: number, device: DevicePick, percent: number }
       | { kind: 'burn', device: DevicePick, percent: number }
-      | { kind: 'transfer', device: DevicePick, contract: TransferContract, to: Target, percent: number, receipt: number, deps: DepsMode }
-    type Target = { among: 'devices' | 'accounts', pick: number }
+      | ({ kind: 'transfer', device: DevicePick } & Move)
+      /** A key that buys energy (`cents`, 0: none), transfers as an ordinary account, and only then is registered as a device. */
+      | { kind: 'early', cents: number, moves: Move[] }
     const device = fc.oneof(fc.constant(-1), fc.nat({ max: 64 }))
+    const move = {
+      contract,
+      to: fc.record({ among: fc.constantFrom('devices' as const, 'accounts' as const), pick: fc.nat() }),
+      percent,
+      receipt: fc.nat(),
+      deps: depsMode
+    }
     const attempt: fc.Arbitrary<Attempt> = fc.oneof(
       // A new household joins, and usually a resident funds it right away.
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('register' as const), fund: fc.option(fc.record({ resident: fc.nat(), percent }), { freq: 4 }) }) },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('fund' as const), resident: fc.nat(), device, percent }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('burn' as const), device, percent }) },
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('transfer' as const), device, ...move }) },
       {
-        weight: 4,
+        weight: 1,
         arbitrary: fc.record({
-          kind: fc.constant('transfer' as const), device, contract,
-          to: fc.record({ among: fc.constantFrom('devices' as const, 'accounts' as const), pick: fc.nat() }),
-          percent, receipt: fc.nat(), deps: depsMode
+          kind: fc.constant('early' as const),
+          cents: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2_000 })),
+          moves: fc.array(fc.record(move), { minLength: 1, maxLength: 3 })
         })
       }
     )
+    let rewinds = 0
     fc.assert(fc.property(historyIndex(), fc.array(attempt, { minLength: 1, maxLength: 10 }), orderSpec, (hi, attempts, order) => {
       const h = pool[hi] as History
-      const devices = new Set(h.devices)
-      const a = new Author(h, devices)
+      const a = new Author(h, true)
       const meters = h.island.devices.map(d => d.meter)
       const deviceAt = (pick: DevicePick): OpSigner => pick < 0 ? meters[meters.length - 1] as OpSigner : at(meters, pick)
       const accounts = [h.island.utility.publicKey, ...h.island.producers.map(p => p.account.publicKey), ...h.island.residents.map(r => r.publicKey)]
       const target = (t: Target): PublicKey => t.among === 'devices' ? deviceAt(t.pick).publicKey : at(accounts, t.pick)
-      const deviceTransfers: DecodedOp[] = []
       const fund = (residentPick: number, d: OpSigner, pct: number): void => {
         const rich = h.island.residents.filter(x => a.state.balance(x.publicKey) > 0)
         const r = at(rich.length > 0 ? rich : h.island.residents, residentPick)
         a.emit(r, 'transfer', { contract: 'resident', to: d.publicKey, wh: percentOf(a.state.balance(r.publicKey), pct), receipt: null, window: null })
       }
+      const register = (meter: OpSigner, label: string): void => {
+        const { result } = a.emit(h.island.registrar, 'register', { role: 'consumer', meter: meter.publicKey, label, category: 'household', position: null })
+        expect(result.status).toBe('applied')
+        meters.push(meter)
+      }
+      let early = 0
       for (const t of attempts) {
         if (t.kind === 'register') {
           const meter = h.island.signer(`late-device-${meters.length}`)
-          a.emit(h.island.registrar, 'register', { role: 'consumer', meter: meter.publicKey, label: `late ${meters.length}`, category: 'household', position: null })
-          meters.push(meter)
-          devices.add(hexOf(meter.publicKey))
+          register(meter, `late ${meters.length}`)
           if (t.fund !== null) fund(t.fund.resident, meter, t.fund.percent)
         } else if (t.kind === 'fund') {
           fund(t.resident, deviceAt(t.device), t.percent)
@@ -646,31 +750,62 @@ describe('ledger properties', () => {
           const d = deviceAt(t.device)
           const wh = percentOf(a.state.balance(d.publicKey), t.percent)
           a.emit(d, 'burn', { wh, total: (a.state.chain(d.publicKey).reading ?? 0) + wh })
-        } else {
+        } else if (t.kind === 'transfer') {
           const d = deviceAt(t.device)
           const body = transferBody(h, a.state, t.contract, target(t.to), percentOf(a.state.balance(d.publicKey), t.percent), t.receipt)
           const before = a.state.balance(d.publicKey)
-          const { decoded, result } = a.emit(d, 'transfer', body, tamperDeps(h, a.state, t.deps))
-          deviceTransfers.push(decoded)
-          expect(result.status, `device transfer (${t.contract}, deps ${t.deps.mode})`).toBe('rejected')
-          if (t.deps.mode === 'full' && !bytesEqual(body.to, d.publicKey) && result.status === 'rejected') expect(result.code).toBe('consumer-burn-only')
+          const { result } = a.emit(d, 'transfer', body, tamperDeps(h, a.state, t.deps))
+          // Whatever its deps cite: the key is a device.
+          expect(result.status === 'rejected' && result.code, `device transfer (${t.contract}, deps ${t.deps.mode})`).toBe(bytesEqual(body.to, d.publicKey) ? 'self-transfer' : 'consumer-burn-only')
           expect(a.state.balance(d.publicKey)).toBe(before)
+        } else {
+          // The key buys energy from the utility (a retail sale), transfers like any account, then is registered.
+          const key = h.island.signer(`early-key-${early++}`)
+          const { oracle, utility } = h.island
+          const price = a.state.chain(utility.publicKey).retail ?? RETAIL_PRICE
+          const cents = Math.min(t.cents, Math.floor(a.state.balance(utility.publicKey) / 2 * price / 1_000_000))
+          if (cents > 0) {
+            const seq = a.state.chain(oracle.publicKey).length
+            a.emit(oracle, 'receipt', { payer: key.publicKey, payee: utility.publicKey, contract: 'retail-seller', amount: cents, currency: a.state.genesis.currency, paymentId: `pi_early_${early}` })
+            a.emit(utility, 'transfer', { contract: 'retail-seller', to: key.publicKey, wh: whForPayment(cents, price), receipt: [oracle.publicKey, seq], window: null })
+          }
+          const received = a.state.balance(key.publicKey)
+          const signed: DecodedOp[] = []
+          for (const m of t.moves) {
+            const body = transferBody(h, a.state, m.contract, target(m.to), percentOf(a.state.balance(key.publicKey), m.percent), m.receipt)
+            signed.push(a.emit(key, 'transfer', body, tamperDeps(h, a.state, m.deps)).decoded)
+          }
+          const rewinds = a.watcher.rewinds
+          register(key, `early ${early}`)
+          expect(a.watcher.rewinds, 'the registration makes the replica decide the key\'s ops again').toBe(rewinds + 1)
+          for (const d of signed) {
+            const r = a.watcher.results.get(toHex(d.id))
+            expect(r?.status === 'rejected' && r.code, 'a transfer signed before the key was registered').toBe('consumer-burn-only')
+          }
+          // What the transfers had moved is back: only burns take value from a device.
+          expect(a.state.balance(key.publicKey)).toBe(received)
         }
       }
-      // Device transfers already in the base history (signed with full deps by the island).
-      for (const d of h.ops) {
-        if (d.op.kind === 'transfer' && h.devices.has(hexOf(d.op.author))) {
-          const r = a.watcher.results.get(toHex(d.id))
-          expect(r?.status).toBe('rejected')
-          if (r?.status === 'rejected' && !bytesEqual(d.op.body.to, d.op.author)) expect(r.code).toBe('consumer-burn-only')
+      const all = [...h.ops, ...a.ops]
+      // Every transfer by a key registered as a device, in the base history or signed here, whenever signed.
+      const deviceTransfers = all.filter(d => d.op.kind === 'transfer' && a.state.isDevice(d.op.author))
+      const expectBurnOnly = (w: Watcher): void => {
+        for (const d of deviceTransfers) {
+          const r = w.results.get(toHex(d.id))
+          expect(w.state.statusOf(d.op.author, d.op.seq, d.id)).toBe('rejected')
+          expect(r?.status === 'rejected' && r.code).toBe(d.op.kind === 'transfer' && bytesEqual(d.op.body.to, d.op.author) ? 'self-transfer' : 'consumer-burn-only')
         }
       }
+      expectBurnOnly(a.watcher)
       // Another replica, any order: the same verdicts, and per op only burns take value from devices.
-      const w = watchedReplay(h, ordered([...h.ops, ...a.ops], order), devices)
+      const w = watchedReplay(h, ordered(all, order), true)
       expect(w.state.pendingCount).toBe(0)
       expect(stateHash(w.state)).toBe(stateHash(a.state))
-      for (const d of deviceTransfers) expect(w.results.get(toHex(d.id))?.status).toBe('rejected')
+      expectBurnOnly(w)
+      rewinds += w.rewinds
     }), { numRuns: 300 })
+    // Replicas did get device keys' transfers before their registration, and decided them again.
+    expect(rewinds).toBeGreaterThan(0)
   })
 
   it('5. idempotence: re-applying ops or whole batches, also after reopening the storage, is a duplicate and changes nothing', async () => {
