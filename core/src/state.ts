@@ -252,12 +252,14 @@ export class LedgerState {
     if (!this.#held.empty && this.#held.status(toHex(id)) !== undefined) return { status: 'duplicate', id, op }
     if (!this.#rewinding) this.#retain(chain, decoded)
     this.#noteSetFacts(decoded)
-    if (op.seq > chain.frozenFrom) {
-      this.#held.addFrozen(chain.idx, decoded)
-      return { status: 'frozen', id, op }
-    }
     if (op.seq === chain.length && op.seq > 0 && (op.prev === null || !bytesEqual(op.prev, chain.idAt(op.seq - 1)))) {
       return this.#void(chain, decoded, `prev does not name the surviving op at seq ${op.seq - 1} of its author`)
+    }
+    if (op.seq > chain.frozenFrom) {
+      this.#held.addFrozen(chain.idx, decoded)
+      // Ops that waited for this position are above the freeze too.
+      if (this.#held.waiting.size > 0) this.#freezeWaiting(chain, op.seq)
+      return { status: 'frozen', id, op }
     }
     let missing = this.#missingFor(decoded, chain)
     // A candidate with a lower id at this position is waiting for its past: it stands if anything
@@ -279,6 +281,12 @@ export class LedgerState {
     if (at === undefined) return false
     const prev = decoded.op.prev
     return at.some(o => compareIds(o.id, decoded.id) < 0 && (prev === null ? o.op.prev === null : o.op.prev !== null && bytesEqual(o.op.prev, prev)))
+  }
+
+  #freezeWaiting (chain: Chain, seq: number): void {
+    const waiting = this.#held.takeWaiting(slotKey(chain.idx, seq))
+    if (waiting === undefined) return
+    for (const d of waiting) this.#admit(d)
   }
 
   #retain (chain: Chain, decoded: DecodedOp): void {
