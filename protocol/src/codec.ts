@@ -2,6 +2,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesEqual } from './bytes.ts'
+import { readCanonical } from './canonical.ts'
 import { decodeSignedOp } from './decode.ts'
 import { OpDecodeError } from './errors.ts'
 import { LIMITS, type OpId, type SignedOp, type UnsignedOp } from './ops.ts'
@@ -22,11 +23,16 @@ export function encodeSignedOp (op: SignedOp): Uint8Array {
 }
 
 const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as
-  { createHash: (alg: string) => { update: (b: Uint8Array) => { digest: () => Uint8Array } } } | undefined
+  {
+    createHash: (alg: string) => { update: (b: Uint8Array) => { digest: () => Uint8Array } }
+    hash?: (alg: string, data: Uint8Array, encoding: 'buffer') => Uint8Array
+  } | undefined
+/** One-shot hashing (no Hash object per call) where the runtime has it. */
+const oneShot = typeof nodeCrypto?.hash === 'function' ? nodeCrypto.hash : undefined
 /** sha256 through node:crypto where the runtime has it (same bytes, a third of the time), noble elsewhere. */
 export function sha256Digest (bytes: Uint8Array): Uint8Array {
   if (nodeCrypto === undefined) return sha256(bytes)
-  const out = nodeCrypto.createHash('sha256').update(bytes).digest()
+  const out = oneShot !== undefined ? oneShot('sha256', bytes, 'buffer') : nodeCrypto.createHash('sha256').update(bytes).digest()
   return new Uint8Array(out.buffer as ArrayBuffer, out.byteOffset, out.byteLength)
 }
 
@@ -73,6 +79,36 @@ export interface DecodedOp {
 export function decodeOp (bytes: Uint8Array): DecodedOp {
   if (!(bytes instanceof Uint8Array)) throw new OpDecodeError('op', 'bytes', bytes)
   if (bytes.length > LIMITS.maxOpBytes) throw new OpDecodeError('op', `at most ${LIMITS.maxOpBytes} bytes`, bytes)
+  return decodeCanonicalOp(bytes) ?? decodeOpFully(bytes)
+}
+
+/** Where the fast path splices an op's unsigned bytes: a fresh array per op would cost more than the copy. */
+const scratch = new Uint8Array(LIMITS.maxOpBytes)
+
+/**
+ * The fast path: bytes the canonical reader takes (`canonical.ts`) encode back to themselves, so once
+ * the fields check out the op is canonical, and its unsigned encoding is the same bytes without the
+ * sig entry (a 9-entry map head instead of 10): no second encoding. Undefined for anything else.
+ */
+export function decodeCanonicalOp (bytes: Uint8Array): DecodedOp | undefined {
+  const read = readCanonical(bytes)
+  if (read === undefined || read.sigStart < 0 || bytes[0] !== 0xaa) return undefined
+  let op: SignedOp
+  try {
+    op = decodeSignedOp(read.value)
+  } catch {
+    return undefined // the full decoder says why
+  }
+  const length = bytes.length - (read.sigEnd - read.sigStart)
+  const unsigned = scratch
+  unsigned[0] = 0xa9
+  unsigned.set(bytes.subarray(1, read.sigStart), 1)
+  unsigned.set(bytes.subarray(read.sigEnd), read.sigStart)
+  return { op, id: sha256Digest(unsigned.subarray(0, length)), bytes }
+}
+
+/** The full decoder: DAG-CBOR, the fields, and the op encoded again to prove its bytes canonical. */
+export function decodeOpFully (bytes: Uint8Array): DecodedOp {
   let value: unknown
   try {
     value = dagCbor.decode(bytes)
