@@ -40,9 +40,10 @@ export function lightServer (c: LightServerComponents): (stream: Stream, connect
             const results = []
             for (const bytes of request.ops) {
               const r = await c.submit(bytes)
-              results.push('id' in r
-                ? { id: r.id, status: r.status, code: r.status === 'rejected' ? r.code : null, reason: 'reason' in r ? r.reason : null }
-                : { id: new Uint8Array(32), status: r.status, code: null, reason: r.error.message })
+              if (!('id' in r)) { results.push({ id: new Uint8Array(32), status: r.status, code: null, reason: r.error.message }); continue }
+              // An op the node already holds: say what became of it, as if it had just been decided.
+              const status = r.status === 'duplicate' ? heldStatus(c.ledger.state.statusOf(r.op.author, r.op.seq, r.id)) : r.status
+              results.push({ id: r.id, status, code: r.status === 'rejected' ? r.code : null, reason: 'reason' in r ? r.reason : null })
             }
             response = { t: 'submitted', results }
             break
@@ -96,4 +97,8 @@ function funds (ledger: Ledger, device: PublicKey, at: number): LightFunds {
     windows: v.windows.slice(0, LIGHT_LIMITS.maxWindows).map(w => ({ ...w, funder: w.funder.slice() })),
     funders: v.funders.slice(0, LIGHT_LIMITS.maxFunders).map(f => ({ ...f, funder: f.funder.slice() }))
   }
+}
+
+function heldStatus (status: ReturnType<Ledger['state']['statusOf']>): string {
+  return status === 'accepted' ? 'applied' : status === 'unknown' ? 'duplicate' : status
 }
