@@ -14,7 +14,6 @@ import {
   accountId, decodeOp, deviceUri, fromHex, generateKeyPair, gridIdText, keySigner, OpDecodeError, publicKeyOf, toHex,
   type DecodedOp
 } from '@microgrid/protocol'
-import { systemClock } from '@microgrid/core'
 import { MeterAgent } from './agent.ts'
 import { ConfigError, loadConfig, type MeterConfig } from './config.ts'
 import { gpioSource, simulatedSource } from './io/pulses.ts'
@@ -162,7 +161,7 @@ export async function main (args: string[], out: (line: string) => void): Promis
     source,
     relay,
     store,
-    clock: systemClock,
+    clock: { now: () => Date.now() },
     pulsesPerKwh: config.pulsesPerKwh,
     whPerOp: config.whPerOp,
     policy: {
@@ -183,7 +182,8 @@ export async function main (args: string[], out: (line: string) => void): Promis
   return agent
 }
 
-if (import.meta.main === true || process.argv[1]?.endsWith('cli.ts') === true) {
+// Run as a command: this file (src/cli.ts) or the bundle `npm run build` makes (dist/microgrid-meter.mjs).
+if (import.meta.main === true || /(?:cli\.ts|microgrid-meter(?:\.mjs)?)$/.test(process.argv[1] ?? '')) {
   process.stdout.on('error', err => { if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0); else throw err })
   const print = (line: string): void => { process.stdout.write(line + '\n') }
   main(process.argv.slice(2), print).then(agent => {
