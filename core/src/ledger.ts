@@ -68,6 +68,8 @@ export function journalKey (n: number): string[] {
 }
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
+/** Ops per message to a `batchVerifier`: small enough that its threads start on a batch early. */
+const VERIFY_CHUNK = 32
 
 export class Ledger {
   readonly storage: StorageAdapter
@@ -183,53 +185,84 @@ export class Ledger {
   async #applyBatch (batch: ReadonlyArray<Uint8Array | DecodedOp>): Promise<IngestResult[]> {
     const results: Array<IngestResult | AddResult | undefined> = new Array(batch.length)
     // 1. Decode, and set aside what is malformed or already known (known ops are not verified again).
+    // With a pool, each chunk of candidates goes to the worker threads as soon as it is decoded: they
+    // verify while this thread decodes the rest and applies what they have verified.
     const candidates: Array<{ at: number, decoded: DecodedOp }> = []
-    batch.forEach((item, at) => {
+    const pool = this.batchVerifier
+    const chunks: Array<Promise<boolean[]>> = []
+    let sent = 0
+    const send = (): void => {
+      if (pool === undefined || candidates.length === sent) return
+      chunks.push(pool.verifyBatch(candidates.slice(sent).map(({ decoded: d }) => ({ sig: d.op.sig, digest: d.id, publicKey: d.op.author }))))
+      sent = candidates.length
+    }
+    for (let at = 0; at < batch.length; at++) {
+      const item = batch[at] as Uint8Array | DecodedOp
       let decoded: DecodedOp
       try {
         decoded = item instanceof Uint8Array ? decodeOp(item) : item
       } catch (err) {
-        if (err instanceof OpDecodeError) { results[at] = { status: 'invalid', error: err }; return }
+        if (err instanceof OpDecodeError) { results[at] = { status: 'invalid', error: err }; continue }
         throw err
       }
       // Only ops already verified and held count as known: a copy with a bad signature must not
       // shadow the genuine op later in the same batch (the id does not cover the signature).
       if (this.#state.statusOf(decoded.op.author, decoded.op.seq, decoded.id) !== 'unknown') {
         results[at] = { status: 'duplicate', id: decoded.id, op: decoded.op }
-        return
+        continue
       }
       candidates.push({ at, decoded })
-    })
-    // 2. Signatures: in worker threads when a pool is given, else inline.
-    const valid = this.batchVerifier !== undefined
-      ? await this.batchVerifier.verifyBatch(candidates.map(({ decoded: d }) => ({ sig: d.op.sig, digest: d.id, publicKey: d.op.author })))
-      : candidates.map(({ decoded: d }) => this.verifier.verify(d.op.sig, d.id, d.op.author))
+      if (candidates.length - sent >= VERIFY_CHUNK) send()
+    }
+    send()
+    // 2. Signatures: in worker threads when a pool is given (chunk by chunk, below), else inline.
+    const valid: boolean[] = pool !== undefined ? [] : candidates.map(({ decoded: d }) => this.verifier.verify(d.op.sig, d.id, d.op.author))
     // 3. Rules, in batch order.
     const fresh: StorageEntry[] = []
     const unblocked: IngestResult[] = []
     const verdicts = new Map<string, { code: RejectCode, reason: string }>()
     const stop = this.#state.onDecided(r => { unblocked.push(r); if (r.status === 'rejected') verdicts.set(toHex(r.id), { code: r.code, reason: r.reason }) })
+    /** Why the pool could not verify a chunk, once some of the batch may be applied already. */
+    let failed: { error: unknown } | undefined
+    let added = false
     try {
-      candidates.forEach(({ at, decoded }, i) => {
+      let chunk = 0
+      for (let i = 0; i < candidates.length && failed === undefined; i++) {
+        while (valid.length <= i && failed === undefined) {
+          const next = await (chunks[chunk++] as Promise<boolean[]>).then(ok => ok, (error: unknown) => ({ error }))
+          if (Array.isArray(next)) valid.push(...next)
+          else failed = next
+        }
+        if (failed !== undefined) break
+        const { at, decoded } = candidates[i] as { at: number, decoded: DecodedOp }
         if (valid[i] !== true) {
           results[at] = { status: 'invalid', error: new SignatureError(`${decoded.op.kind} #${decoded.op.seq}: signature does not verify`) }
-          return
+          continue
         }
         let result: AddResult
+        added = true
         try {
           result = this.#state.add(decoded)
         } catch (err) {
           if (!(err instanceof PendingLimitError)) throw err
           results[at] = { status: 'dropped', id: decoded.id, op: decoded.op, reason: err.message }
-          return
+          continue
         }
         if (result.status !== 'duplicate' && !(result.status === 'void' && result.reason === OTHER_GRID)) {
-          fresh.push({ key: opKey(decoded.op.author, decoded.op.seq, decoded.id), data: decoded.bytes })
+          const author = this.#state.findChain(decoded.op.author)?.hex ?? decoded.op.author
+          fresh.push({ key: opKey(author, decoded.op.seq, decoded.id), data: decoded.bytes })
         }
         results[at] = result
-      })
+      }
     } finally {
       stop()
+      // Settle every chunk sent, so a failure above leaves no verification unobserved.
+      for (const c of chunks) c.catch(() => {})
+    }
+    if (failed !== undefined) {
+      // Ops of this batch may be applied but none is stored: the state goes back to what storage holds.
+      if (added) await this.#load()
+      throw failed.error
     }
     // 4. Durable before acknowledged: one atomic write for the whole batch, with its journal entries
     // once a snapshot exists (the ops stored after it, in the order they were added).

@@ -3,6 +3,7 @@
  *
  * How the pieces talk:
  *   chain.ts        one signer's chain and account (decided ops, frontier, figures)
+ *   key-index.ts    chains by key bytes (no hex string per lookup)
  *   admission.ts    ops held but not decided: pending (causal past missing), frozen, void
  *   forks.ts        which of an author's ops stand when it signed two at one seq
  *   credits.ts      credit lists (a debit's cover is a binary search per dep) and device funding
@@ -29,6 +30,7 @@ import { Chain, OpStatus, type ChainView } from './chain.ts'
 import { check, type CausalView, type Effect, type Receipt, type Registration, type Role } from './contracts/index.ts'
 import { appendCredit, creditAmount, creditsUpTo, creditSum, DeviceFunds, listTotal, type CreditList } from './credits.ts'
 import type { Equivocation } from './forks.ts'
+import { KeyIndex } from './key-index.ts'
 import { PaymentIndex, positionChain, positionSeq, receiptPosition } from './receipts.ts'
 import { reject, RuleViolation, type RejectCode } from './rules.ts'
 
@@ -78,6 +80,8 @@ export class LedgerState {
   readonly mintSlackMs: number
   readonly #chains: Chain[] = []
   readonly #byHex = new Map<string, Chain>()
+  /** Chains by key bytes: no hex string per lookup on the path of every op. */
+  readonly #byKey = new KeyIndex(idx => (this.#chains[idx] as Chain).key)
   readonly #registrars = new Set<number>()
   readonly #oracles = new Set<number>()
   #genesisChain: Chain
@@ -140,25 +144,26 @@ export class LedgerState {
 
   /** The chain of `key` (an empty one if the state has not seen it yet). */
   chain (key: PublicKey): ChainView {
-    return this.#chainFor(key, toHex(key))
+    return this.#chainOf(key)
   }
 
   #chainOf (key: PublicKey): Chain {
-    return this.#chainFor(key, toHex(key))
-  }
-
-  #chainFor (key: PublicKey, hex: string): Chain {
-    let c = this.#byHex.get(hex)
-    if (c === undefined) {
-      c = new Chain(this.#chains.length, key.slice(), hex)
-      this.#chains.push(c)
-      this.#byHex.set(hex, c)
-    }
+    const idx = this.#byKey.get(key)
+    if (idx >= 0) return this.#chains[idx] as Chain
+    const c = new Chain(this.#chains.length, key.slice(), toHex(key))
+    this.#chains.push(c)
+    this.#byHex.set(c.hex, c)
+    this.#byKey.add(c.key, c.idx)
     return c
   }
 
+  #find (key: PublicKey): Chain | undefined {
+    const idx = this.#byKey.get(key)
+    return idx >= 0 ? this.#chains[idx] : undefined
+  }
+
   findChain (key: PublicKey): ChainView | undefined {
-    return this.#byHex.get(toHex(key))
+    return this.#find(key)
   }
 
   chainByHex (hex: string): ChainView | undefined {
@@ -300,7 +305,7 @@ export class LedgerState {
   #noteSetFacts (decoded: DecodedOp): void {
     const { op } = decoded
     if (op.kind !== 'register' || op.body.role !== 'consumer') return
-    const registrar = this.#byHex.get(toHex(op.author))
+    const registrar = this.#find(op.author)
     if (registrar === undefined || !this.#registrars.has(registrar.idx)) return
     const device = this.#chainOf(op.body.meter)
     if (this.#devices.has(device.idx)) return
@@ -359,7 +364,7 @@ export class LedgerState {
   /** Re-admits every op that waited for (author, seq), and what those unblock in turn. */
   #wake (author: PublicKey | Chain, seq: number): void {
     if (this.#held.waiting.size === 0) return
-    const first = author instanceof Chain ? author : this.#byHex.get(toHex(author))
+    const first = author instanceof Chain ? author : this.#find(author)
     if (first === undefined) return
     const slots = [slotKey(first.idx, seq)]
     while (slots.length > 0) {
@@ -837,7 +842,7 @@ export class LedgerState {
    * its head from this state signs only when nothing of its own waits.
    */
   heldOf (author: PublicKey): { undecided: number, highest: number } {
-    const c = this.#byHex.get(toHex(author))
+    const c = this.#find(author)
     let undecided = 0
     let highest = c === undefined ? -1 : c.length - 1
     if (c === undefined || this.#held.empty) return { undecided, highest }
@@ -887,12 +892,14 @@ export class LedgerState {
     const state = new LedgerState(genesis, options)
     state.#chains.length = 0
     state.#byHex.clear()
+    state.#byKey.clear()
     for (const c of parts.chains) {
       if (c.idx !== state.#chains.length) throw new RangeError(`chain ${c.idx} restored at index ${state.#chains.length}`)
       state.#chains.push(c)
       state.#byHex.set(c.hex, c)
+      state.#byKey.add(c.key, c.idx)
     }
-    const author = state.#byHex.get(toHex(genesis.op.author))
+    const author = state.#find(genesis.op.author)
     if (author === undefined || author.length === 0 || !bytesEqual(author.idAt(0), genesis.id)) {
       throw new RangeError('the restored chains do not start from this genesis')
     }
