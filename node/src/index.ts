@@ -4,3 +4,7 @@ export { SYNC_PROTOCOL, SYNC_LIMITS, SyncProtocolError, type PullRequest, type S
 export { inviteUri, parseInvite, InviteError, type Invite } from './invite.ts'
 export { SqliteStorage, SqliteStorageClosedError, type SqliteStorageOptions } from './sqlite-storage.ts'
 export { main as runCli, UsageError } from './cli.ts'
+export { beaconService, BeaconSignerError, type BeaconService, type BeaconInit } from './beacons.ts'
+export { settlementService, inTurn, signInTurn, canSign, type SettlementService, type SettlementInit, type UnsettledReceipt, type UnsettledReason, type SaleAttempt } from './settlement.ts'
+export { paymentGateway, PaymentInputError, WebhookSignatureError, WebhookPayloadError, PaymentUnavailableError, type PaymentGateway, type PaymentGatewayInit, type SimulatedPayment, type PaymentReceipt, type WebhookResult, type StripeWebhookConfig } from './payments.ts'
+export { lightServer, type LightServerComponents } from './light-server.ts'

@@ -114,6 +114,8 @@ export class MicrogridNode {
   readonly #listeners: { [K in keyof NodeEvents]?: Array<Listener<K>> } = {}
   /** The latest report of each meter agent that uses this node (by device key, hex). */
   readonly meterReports = new Map<string, { report: MeterReport, peer: string }>()
+  /** The last sign in progress per key (hex): signs of one key run one after another. */
+  readonly #signing = new Map<string, Promise<void>>()
   #queue: QueuedOp[] = []
   #flushing: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
@@ -352,10 +354,21 @@ export class MicrogridNode {
     return result
   }
 
-  /** Signs the next op of `signer` from this node's view of the ledger and submits it. */
+  /**
+   * Signs the next op of `signer` from this node's view of the ledger and submits it. One op at a time
+   * per key: two signs drafted at once would take the same position — a fork of the node's own key.
+   */
   async sign<K extends OpKind> (signer: OpSigner, kind: K, body: BodyOf[K]): Promise<IngestResult & { bytes: Uint8Array }> {
-    const { bytes } = createOp(this.ledger.state, signer, kind, body, this.#clock)
-    return { ...(await this.submit(bytes)), bytes }
+    const hex = toHex(signer.publicKey)
+    const previous = this.#signing.get(hex) ?? Promise.resolve()
+    const run = previous.then(async () => {
+      const { bytes } = createOp(this.ledger.state, signer, kind, body, this.#clock)
+      return { ...(await this.submit(bytes)), bytes }
+    })
+    const settled = run.then(() => {}, () => {})
+    this.#signing.set(hex, settled)
+    void settled.then(() => { if (this.#signing.get(hex) === settled) this.#signing.delete(hex) })
+    return await run
   }
 
   /** Dials a peer by multiaddr (with /p2p/<id>) or by the text of a QR invite; resolves to its peer id. */
