@@ -8,3 +8,8 @@ export { beaconService, BeaconSignerError, type BeaconService, type BeaconInit }
 export { settlementService, inTurn, signInTurn, canSign, type SettlementService, type SettlementInit, type UnsettledReceipt, type UnsettledReason, type SaleAttempt } from './settlement.ts'
 export { paymentGateway, PaymentInputError, WebhookSignatureError, WebhookPayloadError, PaymentUnavailableError, type PaymentGateway, type PaymentGatewayInit, type SimulatedPayment, type PaymentReceipt, type WebhookResult, type StripeWebhookConfig } from './payments.ts'
 export { lightServer, type LightServerComponents } from './light-server.ts'
+export {
+  KeystoreError, WrongPassphraseError, STANDARD_SCRYPT, LIGHT_SCRYPT, PASSPHRASE_ENV, encryptKey, decryptKey, writeKeystore, readKeystore,
+  passphraseFrom, loadKey, saveKey, type KdfParams, type KeystoreJson
+} from './keystore.ts'
+export { KeyRing } from './keys.ts'
