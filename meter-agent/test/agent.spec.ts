@@ -237,19 +237,25 @@ describe('meter agent process', () => {
       timing: { syncEveryMs: 150, saveEveryMs: 100, saveEveryPulses: 3 }
     }))
     const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+    /** Runs the agent; `ms` after it started (or at once, for SIGKILL, whatever it was doing) sends `signal`. */
     const run = async (ms: number, signal: NodeJS.Signals): Promise<string> => {
       const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', cli, 'run', '--config', join(dir, 'meter.json')], { stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
-      child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+      let started: () => void = () => {}
+      const running = new Promise<void>(resolve => { started = resolve })
+      child.stdout.on('data', (c: Buffer) => { out += c.toString(); if (out.includes('\nstate ')) started() })
       child.stderr.on('data', (c: Buffer) => { out += c.toString() })
       const exited = new Promise(resolve => child.once('exit', resolve))
+      if (signal !== 'SIGKILL') await Promise.race([running, exited])
       await new Promise(resolve => setTimeout(resolve, ms))
       child.kill(signal)
       await exited
       return out
     }
     for (let i = 0; i < 4; i++) await run(1_500 + 400 * i, 'SIGKILL')
-    const last = await run(2_500, 'SIGTERM')
+    // A graceful stop, then another, so the last ops are acknowledged even on a slow machine.
+    let last = await run(2_500, 'SIGTERM')
+    last += await run(1_000, 'SIGTERM')
     const state = JSON.parse(await readFile(join(dir, 'state', 'meter-state.json'), 'utf8')) as MeterState
     const metered = Math.floor(state.pulses * 1000 / 10)
     const minted = (await g.funds(producer.publicKey)).balance
