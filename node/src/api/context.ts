@@ -1,0 +1,143 @@
+/**
+ * What the HTTP API works with: the node, its token and keys, the optional payment and settlement
+ * services, and the helpers every route shares (ids as text, roles, money in the grid's currency).
+ */
+import { accountId, fromHex, type OpSigner, type PublicKey } from '@microgrid/protocol'
+import { systemClock, type ChainView, type Clock, type LedgerState } from '@microgrid/core'
+import type { MicrogridNode } from '../node.ts'
+import type { EventHub } from './events.ts'
+
+/**
+ * The payment service the API drives (node/src/payments.ts `paymentGateway` fits): the simulator and
+ * the Stripe webhook. Errors it throws map to statuses: `PaymentInputError`, `WebhookSignatureError`,
+ * `WebhookPayloadError` 400; `PaymentUnavailableError` 503; anything else with a numeric `status` that.
+ */
+export interface ApiPayments {
+  /** Publishes a receipt signed by the grid's oracle key for a simulated fiat payment. */
+  simulate: (p: { payer: PublicKey, payee: PublicKey, contract: 'wholesale-seller' | 'retail-seller', amountMinor: number, paymentId?: string }) => Promise<unknown>
+  /** Verifies a Stripe webhook's raw body against its `Stripe-Signature` header and publishes the receipt; throws on a bad signature or payload. */
+  stripeWebhook: (rawBody: Uint8Array | string, signature: string | undefined) => Promise<unknown>
+}
+
+/** The settlement service (node/src/settlement.ts `settlementService` fits): receipts no sale settled yet. */
+export interface ApiSettlement {
+  /** Items with `oracle` (mg1…) and `seq` naming the receipt, `settleable`, `reason?` and `mine`: GET /receipts merges them. */
+  unsettled: () => unknown[]
+}
+
+export interface ApiComponents {
+  node: MicrogridNode
+  /** Every request carries `Authorization: Bearer <token>` (or `?token=` for EventSource, which cannot set headers). */
+  token: string
+  /** The node's own keys, by name ('resident', 'utility', 'producer', 'registrar', 'oracle', or any): actions sign with them. */
+  signers: ReadonlyMap<string, OpSigner>
+  /** Payments: `POST /payments/simulate`, `/payments/stripe` and `/actions/buy` answer 501 without it. */
+  payments?: ApiPayments
+  /** Settlement: `GET /receipts` adds its view of unsettled receipts when given. */
+  settlement?: ApiSettlement
+  /** The time used for funds (`fundsOf`), ages and the ts of ops the actions sign; default the system clock. */
+  clock?: Clock
+}
+
+export interface ApiOptions {
+  /**
+   * Host header values accepted (exact `host` or `host:port`, case-insensitive). Default `['localhost']`
+   * (what in-process `app.request('/…')` carries); `serveApi` adds the addresses it binds.
+   */
+  allowedHosts?: string[]
+  /** Interval of the SSE keep-alive comments, ms; default 15,000. */
+  keepAliveMs?: number
+  /** Largest request body accepted, bytes (the Stripe webhook: 1 MiB); default 64 KiB. */
+  maxBodyBytes?: number
+}
+
+/** The API's own state: components plus what the routes share at run time. */
+export interface ApiContext {
+  readonly node: MicrogridNode
+  readonly token: string
+  readonly signers: ReadonlyMap<string, OpSigner>
+  readonly payments: ApiPayments | undefined
+  readonly settlement: ApiSettlement | undefined
+  readonly clock: Clock
+  readonly hosts: Set<string>
+  readonly events: EventHub
+  readonly keepAliveMs: number
+  /** The last pull that finished, for `/status`. */
+  lastSync: { peer: string, received: number, at: number } | null
+}
+
+export function makeContext (c: ApiComponents, hosts: Iterable<string>, events: EventHub, keepAliveMs: number): ApiContext {
+  return {
+    node: c.node,
+    token: c.token,
+    signers: c.signers,
+    payments: c.payments,
+    settlement: c.settlement,
+    clock: c.clock ?? systemClock,
+    hosts: new Set([...hosts].map(h => h.toLowerCase())),
+    events,
+    keepAliveMs,
+    lastSync: null
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ids, roles, labels
+
+export const idOf = (key: PublicKey): string => accountId(key)
+export const idOfHex = (hex: string): string => accountId(fromHex(hex))
+
+export type AccountRole = 'registrar' | 'oracle' | 'utility' | 'producer' | 'generation-meter' | 'consumer' | 'resident'
+
+/** Every role of an account: its registration (the lowest op id) and its genesis roles; `resident` when none. */
+export function rolesOf (state: LedgerState, chain: ChainView): AccountRole[] {
+  const roles: AccountRole[] = []
+  const reg = state.registrationOf(chain.key)
+  if (reg !== undefined) roles.push(reg.role)
+  if (state.hasRole(chain.idx, 'registrar')) roles.push('registrar')
+  if (state.hasRole(chain.idx, 'oracle')) roles.push('oracle')
+  if (roles.length === 0) roles.push(state.hasRole(chain.idx, 'device') ? 'consumer' : 'resident')
+  return roles
+}
+
+export function labelOf (state: LedgerState, key: PublicKey): string | null {
+  const reg = state.registrationOf(key)
+  return reg === undefined ? null : reg.body.label
+}
+
+/** The accounts `/accounts` lists: registered, named in the genesis, holding units, or with ops of their own. */
+export function isListed (state: LedgerState, chain: ChainView): boolean {
+  return chain.length > 0 || chain.balance !== 0 || state.registrationOf(chain.key) !== undefined ||
+    state.hasRole(chain.idx, 'registrar') || state.hasRole(chain.idx, 'oracle')
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Money
+
+const digitsCache = new Map<string, number>()
+
+/** Fraction digits of a currency's minor unit (USD 2, JPY 0), from Intl; 2 if unknown. */
+export function currencyDigits (currency: string): number {
+  let d = digitsCache.get(currency)
+  if (d === undefined) {
+    try {
+      d = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2
+    } catch {
+      d = 2
+    }
+    digitsCache.set(currency, d)
+  }
+  return d
+}
+
+/** Minor units in major units ("dollars" for USD), for display. */
+export function toDollars (minor: number, digits: number): number {
+  return Number((minor / 10 ** digits).toFixed(digits))
+}
+
+/** A price in minor units per MWh, and the same in major units per kWh. */
+export function priceView (minorPerMWh: number | null, digits: number): { minorPerMWh: number, dollarsPerKWh: number } | null {
+  if (minorPerMWh === null) return null
+  return { minorPerMWh, dollarsPerKWh: Number((minorPerMWh / 1000 / 10 ** digits).toPrecision(12)) }
+}
+
