@@ -13,3 +13,7 @@ export {
   passphraseFrom, loadKey, saveKey, type KdfParams, type KeystoreJson
 } from './keystore.ts'
 export { KeyRing } from './keys.ts'
+export {
+  createApi, closeApi, serveApi, API_PREFIX, API_VERSION, ApiError, wouldReject,
+  type ApiComponents, type ApiOptions, type ApiPayments, type ApiSettlement, type ServeOptions, type ServedApi
+} from './api/index.ts'
