@@ -15,7 +15,8 @@
  *            f64 payload length, sha256 of the payload
  *   payload  the sections in SECTIONS order (arrays of f64 / u32 start 8-aligned from the payload's
  *            start, so the reader takes typed-array views without copying), an end mark, and last the
- *            string table (UTF-16 lengths, then all strings as one UTF-8 blob)
+ *            string table (the UTF-8 byte length of each string, then all strings as one UTF-8 blob;
+ *            each string is decoded on its own)
  */
 import {
   bytesEqual, DEVICE_CATEGORIES, sha256Digest, toHex,
@@ -29,7 +30,7 @@ import { LedgerState, type LedgerStateParts, type LedgerStatePartsView, type Rec
 import { opKey } from './storage.ts'
 
 /** The layout version this code writes and reads. */
-export const SNAPSHOT_FORMAT = 3
+export const SNAPSHOT_FORMAT = 4
 
 /** A snapshot that cannot be used: torn, corrupted, another format or grid, or an op it lists is missing. */
 export class SnapshotError extends Error {
@@ -59,6 +60,29 @@ const BODY_ROLES = ['producer', 'consumer', 'utility'] as const
 const CONTRACTS = ['wholesale-seller', 'retail-seller'] as const
 const HOST_LE = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
 const NULL = -1
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+/** Node's native one-byte string maker, for the (ASCII) strings of the table, where there is one. */
+const latin1Slice = (globalThis as { Buffer?: { prototype: { latin1Slice?: (this: Uint8Array, start: number, end: number) => string } } }).Buffer?.prototype.latin1Slice
+
+/** UTF-8 byte length of a string (what TextEncoder makes of it: a lone surrogate is 3 bytes). */
+function utf8Length (s: string): number {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 4; i++ } else n += 3
+  }
+  return n
+}
+
+/**
+ * A number as the engine keeps it most compactly: a small integer stays a small integer (read from a
+ * Float64Array into an object field or an array, it would make the field or the array hold doubles).
+ */
+function int (x: number): number {
+  return x <= 0x3fffffff && x >= -0x40000000 && Number.isInteger(x) ? x | 0 : x
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Writer and reader
@@ -134,7 +158,7 @@ class Reader {
   readonly buf: Uint8Array
   readonly view: DataView
   pos = 0
-  #table = ''
+  #table: Uint8Array = new Uint8Array(0)
   #lengths: Uint32Array = new Uint32Array(0)
   #next = 0
   #at = 0
@@ -193,8 +217,10 @@ class Reader {
     const pos = this.pos
     this.pos = offset
     this.#lengths = this.u32s()
-    this.#table = new TextDecoder('utf-8', { fatal: true }).decode(this.bytes())
-    if (this.pos !== this.buf.length) throw new SnapshotError('snapshot: does not end with its string table')
+    this.#table = this.bytes()
+    let total = 0
+    for (const n of this.#lengths) total += n
+    if (total !== this.#table.length) throw new SnapshotError('snapshot: string lengths do not add up')
     this.#next = 0
     this.#at = 0
     this.pos = pos
@@ -205,12 +231,24 @@ class Reader {
     return this.#lengths.length - this.#next
   }
 
+  /**
+   * The next string, decoded on its own: slices of one big decoded table would keep the whole table
+   * alive for as long as any of them lives.
+   */
   str (): string {
     if (this.#next >= this.#lengths.length) throw new SnapshotError('snapshot: string table exhausted')
-    const end = this.#at + (this.#lengths[this.#next++] as number)
-    const s = this.#table.slice(this.#at, end)
+    const at = this.#at
+    const end = at + (this.#lengths[this.#next++] as number)
     this.#at = end
-    return s
+    const t = this.#table
+    let ascii = true
+    for (let i = at; i < end; i++) if ((t[i] as number) >= 0x80) { ascii = false; break }
+    if (ascii && latin1Slice !== undefined) return latin1Slice.call(t, at, end)
+    try {
+      return strictUtf8.decode(t.subarray(at, end))
+    } catch {
+      throw new SnapshotError('snapshot: a string is not UTF-8')
+    }
   }
 }
 
@@ -298,7 +336,6 @@ const chains: Section = {
   read (r, s) {
     const n = r.u32()
     const keys = r.bytes(n * 33)
-    const hex = toHex(keys)
     const lengths = r.u32s(n)
     const width = SCALARS.length + 2
     const scalars = r.f64s(n * width)
@@ -308,9 +345,12 @@ const chains: Section = {
     const status = r.bytes(ops)
     let at = 0
     for (let i = 0; i < n; i++) {
-      const c = new Chain(i, keys.slice(i * 33, i * 33 + 33), hex.slice(i * 66, i * 66 + 66))
+      const key = keys.slice(i * 33, i * 33 + 33)
+      const c = new Chain(i, key, toHex(key))
       const length = lengths[i] as number
-      const capacity = Math.max(4, length + (length >>> 3))
+      // Room for a few more ops only: a chain that grows copies its ids once, instead of every chain
+      // keeping an eighth more than it holds.
+      const capacity = length + 4
       c.ids = new Uint8Array(capacity * 32)
       c.ids.set(ids.subarray(at * 32, (at + length) * 32))
       c.status = new Uint8Array(capacity)
@@ -318,7 +358,7 @@ const chains: Section = {
       c.length = length
       at += length
       const base = i * width
-      SCALARS.forEach((k, j) => { c[k] = scalars[base + j] as number })
+      SCALARS.forEach((k, j) => { c[k] = int(scalars[base + j] as number) })
       const reading = scalars[base + SCALARS.length] as number
       c.reading = reading === NULL ? null : reading
       const frozen = scalars[base + SCALARS.length + 1] as number
@@ -355,7 +395,7 @@ const held: Section = {
     for (let i = r.u32(); i > 0; i--) s.held.push(r.str().split('/'))
     const vChain = r.u32s()
     const vSeq = r.f64s(vChain.length)
-    for (let i = 0; i < vChain.length; i++) s.parts.voids.push({ chain: vChain[i] as number, seq: vSeq[i] as number, id: r.str() })
+    for (let i = 0; i < vChain.length; i++) s.parts.voids.push({ chain: vChain[i] as number, seq: int(vSeq[i] as number), id: r.str() })
   }
 }
 
@@ -373,7 +413,7 @@ const frontiers: Section = {
     const others = r.u32s()
     const seqs = r.f64s(others.length)
     let e = 0
-    for (const c of s.chains) for (let end = e + (counts[c.idx] as number); e < end; e++) c.frontier.set(others[e] as number, seqs[e] as number)
+    for (const c of s.chains) for (let end = e + (counts[c.idx] as number); e < end; e++) c.frontier.set(others[e] as number, int(seqs[e] as number))
     if (e !== others.length) throw new SnapshotError('snapshot: frontiers do not add up')
     const creditorCounts = readCounts(r, s)
     const creditors = r.u32s()
@@ -428,10 +468,10 @@ const funds: Section = {
     devices.forEach((idx, i) => {
       const funds = chainAt(s, idx).funds = new DeviceFunds()
       for (let end = f + (funderCounts[i] as number); f < end; f++) {
-        funds.funders.set(funders[f] as number, { put: accounts[4 * f] as number, burned: accounts[4 * f + 1] as number, returned: accounts[4 * f + 2] as number, general: accounts[4 * f + 3] as number })
+        funds.funders.set(funders[f] as number, { put: int(accounts[4 * f] as number), burned: int(accounts[4 * f + 1] as number), returned: int(accounts[4 * f + 2] as number), general: int(accounts[4 * f + 3] as number) })
       }
       for (let end = x + (windowCounts[i] as number); x < end; x++) {
-        funds.windows.push({ funder: windowFunders[x] as number, from: spans[3 * x] as number, until: spans[3 * x + 1] as number, remaining: spans[3 * x + 2] as number })
+        funds.windows.push({ funder: windowFunders[x] as number, from: spans[3 * x] as number, until: spans[3 * x + 1] as number, remaining: int(spans[3 * x + 2] as number) })
       }
     })
     if (f !== funders.length || x !== windowFunders.length) throw new SnapshotError('snapshot: device funds do not add up')
@@ -445,17 +485,28 @@ const settled: Section = {
     const sellers = p.chains.filter(c => c.settledIds !== null)
     w.u32s(sellers.map(c => c.idx))
     w.u32s(sellers.map(c => (c.settledIds as Map<string, number>).size))
-    w.f64s(sellers.flatMap(c => [...(c.settledIds as Map<string, number>).values()]))
-    for (const c of sellers) for (const id of (c.settledIds as Map<string, number>).keys()) w.str(id)
+    const all = sellers.flatMap(c => [...(c.settledIds as Map<string, number>)])
+    w.f64s(all.map(([, position]) => position))
+    // The payment id is the settled receipt's (read before), so one string serves both; written out
+    // only where it is not.
+    const own = all.map(([id, position]) => p.receipts.get(position)?.paymentId === id ? 0 : 1)
+    w.u8s(own)
+    all.forEach(([id], i) => { if (own[i] === 1) w.str(id) })
   },
   read (r, s) {
     const sellers = r.u32s()
     const counts = r.u32s(sellers.length)
     const positions = r.f64s()
+    const own = r.u8s(positions.length)
     let e = 0
     sellers.forEach((idx, i) => {
       const ids = chainAt(s, idx).settledIds = new Map()
-      for (let end = e + (counts[i] as number); e < end; e++) ids.set(r.str(), positions[e] as number)
+      for (let end = e + (counts[i] as number); e < end; e++) {
+        const position = positions[e] as number
+        const id = own[e] === 1 ? r.str() : s.parts.receipts.get(position)?.paymentId
+        if (id === undefined) throw new SnapshotError('snapshot: a settlement names no receipt')
+        ids.set(id, position)
+      }
     })
     if (e !== positions.length) throw new SnapshotError('snapshot: settlements do not add up')
   }
@@ -504,13 +555,8 @@ const credits: Section = {
     for (const c of s.chains) {
       for (let endList = l + (listCounts[c.idx] as number); l < endList; l++) {
         const m = listLength[l] as number
-        // Sized exactly: pushes would leave room to grow in every one of many short lists.
-        const list: CreditList = { entries: new Array<number>(2 * m), windows: null }
-        let total = 0
+        const list: CreditList = { entries: entriesOf(seqs, amounts, e, m), windows: null }
         for (let j = 0; j < m; j++, e++) {
-          total += amounts[e] as number
-          list.entries[2 * j] = seqs[e] as number
-          list.entries[2 * j + 1] = total
           if (windowAt[w] === e) {
             (list.windows ??= new Map()).set(j, { from: windowSpan[2 * w] as number, until: windowSpan[2 * w + 1] as number })
             w++
@@ -521,6 +567,30 @@ const credits: Section = {
     }
     if (l !== listTo.length || e !== seqs.length || w !== windowAt.length) throw new SnapshotError('snapshot: credit lists do not add up')
   }
+}
+
+const scratch = { values: new Float64Array(64) }
+
+/**
+ * A credit list's (seq, running total) pairs, sized exactly (pushes would leave room to grow in every
+ * one of many short lists), as small integers where they all are (half the size of doubles).
+ */
+function entriesOf (seqs: Float64Array, amounts: Float64Array, from: number, m: number): number[] {
+  if (scratch.values.length < 2 * m) scratch.values = new Float64Array(4 * m)
+  const v = scratch.values
+  let total = 0
+  let small = true
+  for (let j = 0; j < m; j++) {
+    total += amounts[from + j] as number
+    const seq = seqs[from + j] as number
+    v[2 * j] = seq
+    v[2 * j + 1] = total
+    if (!(Number.isInteger(seq) && Number.isInteger(total) && seq <= 0x3fffffff && total <= 0x3fffffff && total >= -0x40000000)) small = false
+  }
+  const entries = new Array<number>(2 * m)
+  if (small) for (let k = 0; k < 2 * m; k++) entries[k] = (v[k] as number) | 0
+  else for (let k = 0; k < 2 * m; k++) entries[k] = v[k] as number
+  return entries
 }
 
 /** Registrations: bodies once each (a producer's two registrations share theirs), then the entries. */
@@ -586,7 +656,7 @@ const registrations: Section = {
       for (let j = r.u32(); j > 0; j--) {
         const role = ROLES[r.u8()]
         const registrar = r.u32()
-        const seq = r.f64()
+        const seq = int(r.f64())
         const ts = r.f64()
         const body = bodies[r.u32()]
         const id = r.bytes(32).slice()
@@ -623,7 +693,7 @@ const receipts: Section = {
       const c = CONTRACTS[contract[i] as number]
       if (c === undefined) throw new SnapshotError('snapshot: receipt contract')
       const price = figures[2 * i + 1] as number
-      const receipt: Receipt = { payer: payer[i] as number, payee: payee[i] as number, contract: c, amount: figures[2 * i] as number, paymentId: r.str(), price: price === NULL ? null : price }
+      const receipt: Receipt = { payer: payer[i] as number, payee: payee[i] as number, contract: c, amount: int(figures[2 * i] as number), paymentId: r.str(), price: price === NULL ? null : int(price) }
       s.parts.receipts.set(receiptPosition(oracle[i] as number, seq[i] as number), receipt)
     }
   }
@@ -645,9 +715,9 @@ const facts: Section = {
   },
   read (r, s) {
     for (const idx of r.u32s()) s.parts.devices.add(idx)
-    for (let i = r.u32(); i > 0; i--) s.parts.pardons.set(r.str(), r.f64())
+    for (let i = r.u32(); i > 0; i--) s.parts.pardons.set(r.str(), int(r.f64()))
     for (let i = r.u32(); i > 0; i--) {
-      const e: Equivocation = { author: r.str(), seq: r.f64(), ids: [] }
+      const e: Equivocation = { author: r.str(), seq: int(r.f64()), ids: [] }
       for (let j = r.u32(); j > 0; j--) e.ids.push(r.str())
       s.parts.equivocations.push(e)
     }
@@ -663,7 +733,7 @@ const order: Section = {
 
 /** In order: `Snapshot.open` reads the first three (what `opKeys` needs), `restore` the rest. */
 const OPENING: readonly Section[] = [meta, chains, held]
-const SECTIONS: readonly Section[] = [...OPENING, frontiers, prices, funds, settled, credits, registrations, receipts, facts, order]
+const SECTIONS: readonly Section[] = [...OPENING, frontiers, prices, funds, credits, registrations, receipts, settled, facts, order]
 
 // ---------------------------------------------------------------------------------------------------
 // Encoding
@@ -683,7 +753,7 @@ export function encodeSnapshot (state: LedgerState, options: EncodeSnapshotOptio
   w.u32(END)
   w.align(8)
   w.view.setFloat64(stringsAt, w.pos - HEADER, HOST_LE)
-  w.u32s(w.strings.map(s => s.length))
+  w.u32s(w.strings.map(utf8Length))
   const utf8 = new TextEncoder().encode(w.strings.join(''))
   w.bytes(utf8.length, out => out.set(utf8))
 
