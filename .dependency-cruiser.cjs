@@ -1,7 +1,8 @@
 // Import rules checked by `npm run lint` (part of `npm test`): no import cycles, and the package
 // layering protocol <- core <- node | meter-agent | desktop (DESIGN.md, "Packages and the direction
 // of dependencies"). Module paths are repository-relative: `@microgrid/core` resolves through the
-// node_modules symlink and the package `exports` to core/src/index.ts. bench/ may import anything.
+// node_modules symlink and the package `exports` to core/src/index.ts. bench/ and demo/ (the island demo, which runs nodes and meter agents together) may import anything;
+// nothing imports them.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -19,14 +20,14 @@ module.exports = {
       severity: 'error',
       comment: 'protocol/ is the bottom layer: it imports no other workspace package.',
       from: { path: '^protocol/' },
-      to: { path: '^(core|node|meter-agent|desktop|bench)/' }
+      to: { path: '^(core|node|meter-agent|desktop|demo|bench)/' }
     },
     {
       name: 'core-imports-only-protocol',
       severity: 'error',
       comment: 'core/ imports only @microgrid/protocol among the workspace packages.',
       from: { path: '^core/' },
-      to: { path: '^(node|meter-agent|desktop|bench)/' }
+      to: { path: '^(node|meter-agent|desktop|demo|bench)/' }
     },
     {
       name: 'apps-import-only-core-and-protocol',
@@ -35,7 +36,7 @@ module.exports = {
         'node/, meter-agent/ and desktop/ import only core and protocol, never each other: ' +
         'code that two of them need moves down into core or protocol.',
       from: { path: '^(node|meter-agent|desktop)/' },
-      to: { path: '^(node|meter-agent|desktop|bench)/', pathNot: '^$1/' }
+      to: { path: '^(node|meter-agent|desktop|demo|bench)/', pathNot: '^$1/' }
     },
     {
       name: 'no-relative-import-into-another-package',
@@ -45,7 +46,7 @@ module.exports = {
         "@microgrid/protocol), never its files by relative path.",
       from: { path: '^(protocol|core|node|meter-agent|desktop)/' },
       to: {
-        path: '^(protocol|core|node|meter-agent|desktop|bench)/',
+        path: '^(protocol|core|node|meter-agent|desktop|demo|bench)/',
         pathNot: '^$1/',
         // a relative path; an import by package name is typed aliased-workspace or undetermined
         dependencyTypes: ['local'],
