@@ -83,7 +83,7 @@ export class Chain implements ChainView {
   /** Chains that credited this account: where its next debit should look for deps. */
   readonly creditors = new Set<number>()
   /** Payment ids this seller settled, whichever oracle attested them. */
-  settledIds: Map<string, number> | null = null
+  settledIds: ReadonlyMap<string, number> | null = null
   /** The seq of the first fork not lifted by a registrar: ops above it are frozen. */
   frozenFrom = Number.POSITIVE_INFINITY
 

@@ -1,7 +1,14 @@
 /**
  * Receipts are keyed by position (oracle chain index × 2^32 + seq: one number instead of a string),
  * and indexed by payment id, so a receipt or a sale can ask whether a payment id is in its past.
+ *
+ * A node holds a receipt per payment ever made, so they are kept in columns (payer, payee, contract,
+ * amount, price, payment id: a few dozen bytes each) rather than as one object and a few map entries
+ * per receipt; a `Receipt` object is made when one is asked for. Settlements are kept by position in
+ * the same way: which seller settled the receipt there.
  */
+import type { Receipt } from './contracts/index.ts'
+import type { SaleContract } from '@microgrid/protocol'
 
 export const RECEIPT_SPAN = 2 ** 32
 
@@ -17,38 +24,369 @@ export function positionSeq (position: number): number {
   return position % RECEIPT_SPAN
 }
 
-/** Positions of the accepted receipts of each payment id (almost always one). */
-export class PaymentIndex {
-  readonly #byId = new Map<string, number | number[]>()
+const CONTRACTS: readonly SaleContract[] = ['wholesale-seller', 'retail-seller']
+const SEED = (globalThis.crypto?.getRandomValues(new Uint32Array(1))[0] ?? 0x811c9dc5) | 0
 
-  add (paymentId: string, position: number): void {
-    const at = this.#byId.get(paymentId)
-    if (at === undefined) this.#byId.set(paymentId, position)
-    else if (typeof at === 'number') this.#byId.set(paymentId, [at, position])
-    else at.push(position)
+/** Seeded FNV-1a over the string's code units. */
+function hashString (s: string): number {
+  let h = SEED ^ 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  h ^= h >>> 15
+  return Math.imul(h, 0x2c1b3c6d) >>> 0
+}
+
+function grown<T extends Int32Array | Float64Array | Uint8Array> (a: T, size: number): T {
+  if (size <= a.length) return a
+  const b = new (a.constructor as new (n: number) => T)(Math.max(size, a.length + (a.length >>> 1), 16))
+  b.set(a)
+  return b
+}
+
+/** Per oracle chain, by seq: a slot + 1 (0 for none), or a settling seller's chain index + 1. */
+class BySeq {
+  slot = new Int32Array(0)
+  settledBy = new Int32Array(0)
+}
+
+/**
+ * The accepted receipts, by position, with their payment id index and who settled each. Reads as a
+ * `ReadonlyMap` from position to `Receipt`, in position order (oracle chain, then seq).
+ */
+export class ReceiptStore implements ReadonlyMap<number, Receipt> {
+  // Columns, by slot.
+  #payer = new Int32Array(16)
+  #payee = new Int32Array(16)
+  #contract = new Uint8Array(16)
+  #amount = new Float64Array(16)
+  /** NaN for no price. */
+  #price = new Float64Array(16)
+  #position = new Float64Array(16)
+  /** The next slot of the same payment id, or -1. */
+  #nextSame = new Int32Array(16)
+  #paymentId: Array<string | undefined> = []
+  #free: number[] = []
+  #slots = 0
+  #size = 0
+  /** Oracle chains with receipts, by chain index. */
+  readonly #oracles = new Map<number, BySeq>()
+  /** Open addressing by payment id: the first slot of each id + 1, 0 for empty. */
+  #byId = new Int32Array(64)
+  #ids = 0
+  #settled = 0
+  /** How many receipts each seller settled (by chain index). */
+  readonly #settledCount = new Map<number, number>()
+
+  get size (): number {
+    return this.#size
   }
 
-  remove (paymentId: string, position: number): void {
-    const at = this.#byId.get(paymentId)
-    if (at === undefined) return
-    if (typeof at === 'number') {
-      if (at === position) this.#byId.delete(paymentId)
+  /** How many receipts a sale settled. */
+  get settledCount (): number {
+    return this.#settled
+  }
+
+  #slotOf (position: number): number {
+    const o = this.#oracles.get(positionChain(position))
+    if (o === undefined) return -1
+    const seq = positionSeq(position)
+    return seq < o.slot.length ? (o.slot[seq] as number) - 1 : -1
+  }
+
+  #bySeq (oracle: number): BySeq {
+    let o = this.#oracles.get(oracle)
+    if (o === undefined) this.#oracles.set(oracle, o = new BySeq())
+    return o
+  }
+
+  has (position: number): boolean {
+    return this.#slotOf(position) >= 0
+  }
+
+  get (position: number): Receipt | undefined {
+    const slot = this.#slotOf(position)
+    return slot < 0 ? undefined : this.#receipt(slot)
+  }
+
+  #receipt (slot: number): Receipt {
+    const price = this.#price[slot] as number
+    return {
+      payer: this.#payer[slot] as number,
+      payee: this.#payee[slot] as number,
+      contract: CONTRACTS[this.#contract[slot] as number] as SaleContract,
+      amount: this.#amount[slot] as number,
+      paymentId: this.#paymentId[slot] as string,
+      price: Number.isNaN(price) ? null : price
+    }
+  }
+
+  /** The payment id of the receipt at `position`, without making a `Receipt`. */
+  paymentIdAt (position: number): string | undefined {
+    const slot = this.#slotOf(position)
+    return slot < 0 ? undefined : this.#paymentId[slot]
+  }
+
+  /** Adds (or replaces) the receipt at `position`. */
+  set (position: number, r: Receipt): this {
+    if (this.#slotOf(position) >= 0) this.delete(position)
+    const slot = this.#free.length > 0 ? this.#free.pop() as number : this.#slots++
+    if (slot >= this.#payer.length) {
+      const n = slot + 1
+      this.#payer = grown(this.#payer, n)
+      this.#payee = grown(this.#payee, n)
+      this.#contract = grown(this.#contract, n)
+      this.#amount = grown(this.#amount, n)
+      this.#price = grown(this.#price, n)
+      this.#position = grown(this.#position, n)
+      this.#nextSame = grown(this.#nextSame, n)
+    }
+    this.#payer[slot] = r.payer
+    this.#payee[slot] = r.payee
+    this.#contract[slot] = CONTRACTS.indexOf(r.contract)
+    this.#amount[slot] = r.amount
+    this.#price[slot] = r.price ?? Number.NaN
+    this.#position[slot] = position
+    this.#paymentId[slot] = r.paymentId
+    const o = this.#bySeq(positionChain(position))
+    const seq = positionSeq(position)
+    if (seq >= o.slot.length) {
+      o.slot = grown(o.slot, seq + 1)
+      o.settledBy = grown(o.settledBy, seq + 1)
+    }
+    o.slot[seq] = slot + 1
+    this.#size++
+    this.#index(slot)
+    return this
+  }
+
+  delete (position: number): boolean {
+    const slot = this.#slotOf(position)
+    if (slot < 0) return false
+    this.#unindex(slot)
+    const o = this.#oracles.get(positionChain(position)) as BySeq
+    o.slot[positionSeq(position)] = 0
+    this.#paymentId[slot] = undefined
+    this.#free.push(slot)
+    this.#size--
+    return true
+  }
+
+  // Payment id index ----------------------------------------------------------------------------
+
+  /** The table index holding `paymentId`'s first slot, or the empty one where it would go. */
+  #find (paymentId: string): number {
+    const table = this.#byId
+    const mask = table.length - 1
+    for (let i = hashString(paymentId) & mask; ; i = (i + 1) & mask) {
+      const v = table[i] as number
+      if (v === 0 || this.#paymentId[v - 1] === paymentId) return i
+    }
+  }
+
+  #index (slot: number): void {
+    if ((this.#ids + 1) * 2 > this.#byId.length) this.#rehash(this.#byId.length * 2)
+    const i = this.#find(this.#paymentId[slot] as string)
+    const first = this.#byId[i] as number
+    if (first === 0) {
+      this.#byId[i] = slot + 1
+      this.#nextSame[slot] = -1
+      this.#ids++
       return
     }
-    const rest = at.filter(p => p !== position)
-    if (rest.length === 0) this.#byId.delete(paymentId)
-    else this.#byId.set(paymentId, rest.length === 1 ? rest[0] as number : rest)
+    // Slots of one payment id are kept in slot order (lowest first).
+    let prev = -1
+    let at = first - 1
+    while (at >= 0 && at < slot) { prev = at; at = this.#nextSame[at] as number }
+    this.#nextSame[slot] = at
+    if (prev < 0) this.#byId[i] = slot + 1
+    else this.#nextSame[prev] = slot
   }
 
-  /** Whether some receipt of `paymentId` satisfies `seen`. */
-  some (paymentId: string, seen: (position: number) => boolean): boolean {
-    const at = this.#byId.get(paymentId)
-    if (at === undefined) return false
-    return typeof at === 'number' ? seen(at) : at.some(seen)
+  #unindex (slot: number): void {
+    const i = this.#find(this.#paymentId[slot] as string)
+    const first = (this.#byId[i] as number) - 1
+    if (first === slot) {
+      const next = this.#nextSame[slot] as number
+      if (next >= 0) { this.#byId[i] = next + 1; return }
+      this.#remove(i)
+      this.#ids--
+      return
+    }
+    let at = first
+    while (at >= 0 && this.#nextSame[at] !== slot) at = this.#nextSame[at] as number
+    if (at >= 0) this.#nextSame[at] = this.#nextSame[slot] as number
   }
 
-  positions (paymentId: string): number[] {
-    const at = this.#byId.get(paymentId)
-    return at === undefined ? [] : typeof at === 'number' ? [at] : [...at]
+  /** Removes table entry `i`, moving back the entries after it that it displaced (linear probing). */
+  #remove (i: number): void {
+    const table = this.#byId
+    const mask = table.length - 1
+    table[i] = 0
+    for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
+      const v = table[j] as number
+      table[j] = 0
+      let k = hashString(this.#paymentId[v - 1] as string) & mask
+      while (table[k] !== 0) k = (k + 1) & mask
+      table[k] = v
+    }
+  }
+
+  #rehash (size: number): void {
+    const old = this.#byId
+    this.#byId = new Int32Array(size)
+    const mask = size - 1
+    for (const v of old) {
+      if (v === 0) continue
+      let k = hashString(this.#paymentId[v - 1] as string) & mask
+      while (this.#byId[k] !== 0) k = (k + 1) & mask
+      this.#byId[k] = v
+    }
+  }
+
+  /** Whether a receipt of `paymentId` at some position satisfies `test`. */
+  somePosition (paymentId: string, test: (position: number) => boolean): boolean {
+    const v = this.#byId[this.#find(paymentId)] as number
+    for (let at = v - 1; at >= 0; at = this.#nextSame[at] as number) if (test(this.#position[at] as number)) return true
+    return false
+  }
+
+  // Settlements ---------------------------------------------------------------------------------
+
+  /** Records that `seller` settled the receipt at `position`. */
+  settle (position: number, seller: number): void {
+    const o = this.#bySeq(positionChain(position))
+    const seq = positionSeq(position)
+    if (seq >= o.settledBy.length) {
+      o.slot = grown(o.slot, seq + 1)
+      o.settledBy = grown(o.settledBy, seq + 1)
+    }
+    const before = (o.settledBy[seq] as number) - 1
+    if (before === seller) return
+    if (before >= 0) this.#count(before, -1)
+    else this.#settled++
+    o.settledBy[seq] = seller + 1
+    this.#count(seller, 1)
+  }
+
+  #count (seller: number, delta: number): void {
+    const n = (this.#settledCount.get(seller) ?? 0) + delta
+    if (n > 0) this.#settledCount.set(seller, n)
+    else this.#settledCount.delete(seller)
+  }
+
+  /** The seller that settled the receipt at `position` (its chain index), or -1. */
+  settledBy (position: number): number {
+    const o = this.#oracles.get(positionChain(position))
+    const seq = positionSeq(position)
+    return o === undefined || seq >= o.settledBy.length ? -1 : (o.settledBy[seq] as number) - 1
+  }
+
+  isSettled (position: number): boolean {
+    return this.settledBy(position) >= 0
+  }
+
+  /** Forgets every settlement by `seller` (its chain is about to be decided again). */
+  unsettleAll (seller: number): void {
+    if (!this.#settledCount.has(seller)) return
+    for (const o of this.#oracles.values()) {
+      const by = o.settledBy
+      for (let s = 0; s < by.length; s++) if (by[s] === seller + 1) { by[s] = 0; this.#settled-- }
+    }
+    this.#settledCount.delete(seller)
+  }
+
+  /** How many receipts `seller` settled. */
+  settledCountOf (seller: number): number {
+    return this.#settledCount.get(seller) ?? 0
+  }
+
+  /** Positions `seller` settled, in position order. */
+  * settledPositions (seller: number): IterableIterator<number> {
+    if (!this.#settledCount.has(seller)) return
+    for (const oracle of [...this.#oracles.keys()].sort((a, b) => a - b)) {
+      const by = (this.#oracles.get(oracle) as BySeq).settledBy
+      for (let s = 0; s < by.length; s++) if (by[s] === seller + 1) yield receiptPosition(oracle, s)
+    }
+  }
+
+  /** The payment ids `seller` settled, with the position of the receipt each settled: a map to read. */
+  settledView (seller: number): SettledIds {
+    return new SettledIds(this, seller)
+  }
+
+  // Reading as a map ----------------------------------------------------------------------------
+
+  * keys (): MapIterator<number> {
+    for (const oracle of [...this.#oracles.keys()].sort((a, b) => a - b)) {
+      const slots = (this.#oracles.get(oracle) as BySeq).slot
+      for (let s = 0; s < slots.length; s++) if (slots[s] !== 0) yield receiptPosition(oracle, s)
+    }
+  }
+
+  * values (): MapIterator<Receipt> {
+    for (const position of this.keys()) yield this.get(position) as Receipt
+  }
+
+  * entries (): MapIterator<[number, Receipt]> {
+    for (const position of this.keys()) yield [position, this.get(position) as Receipt]
+  }
+
+  [Symbol.iterator] (): MapIterator<[number, Receipt]> {
+    return this.entries()
+  }
+
+  forEach (fn: (value: Receipt, key: number, map: ReadonlyMap<number, Receipt>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this)
+  }
+}
+
+/** What a seller settled, as `Chain.settledIds` lends it: payment id -> the position of the receipt settled. */
+export class SettledIds implements ReadonlyMap<string, number> {
+  readonly #store: ReceiptStore
+  readonly #seller: number
+
+  constructor (store: ReceiptStore, seller: number) {
+    this.#store = store
+    this.#seller = seller
+  }
+
+  get size (): number {
+    return this.#store.settledCountOf(this.#seller)
+  }
+
+  get (paymentId: string): number | undefined {
+    let found: number | undefined
+    this.#store.somePosition(paymentId, p => {
+      if (this.#store.settledBy(p) !== this.#seller) return false
+      found = p
+      return true
+    })
+    return found
+  }
+
+  has (paymentId: string): boolean {
+    return this.get(paymentId) !== undefined
+  }
+
+  * entries (): MapIterator<[string, number]> {
+    for (const p of this.#store.settledPositions(this.#seller)) {
+      const id = this.#store.paymentIdAt(p)
+      if (id !== undefined) yield [id, p]
+    }
+  }
+
+  * keys (): MapIterator<string> {
+    for (const [id] of this.entries()) yield id
+  }
+
+  * values (): MapIterator<number> {
+    yield * this.#store.settledPositions(this.#seller)
+  }
+
+  [Symbol.iterator] (): MapIterator<[string, number]> {
+    return this.entries()
+  }
+
+  forEach (fn: (value: number, key: string, map: ReadonlyMap<string, number>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this)
   }
 }

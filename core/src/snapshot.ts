@@ -25,7 +25,7 @@ import {
 import { Chain } from './chain.ts'
 import { DeviceFunds, type CreditList } from './credits.ts'
 import type { Equivocation } from './forks.ts'
-import { positionChain, positionSeq, receiptPosition } from './receipts.ts'
+import { positionChain, positionSeq, receiptPosition, ReceiptStore } from './receipts.ts'
 import { LedgerState, type LedgerStateParts, type LedgerStatePartsView, type Receipt, type Registration, type Role } from './state.ts'
 import { opKey } from './storage.ts'
 
@@ -484,8 +484,8 @@ const settled: Section = {
   write (w, { p }) {
     const sellers = p.chains.filter(c => c.settledIds !== null)
     w.u32s(sellers.map(c => c.idx))
-    w.u32s(sellers.map(c => (c.settledIds as Map<string, number>).size))
-    const all = sellers.flatMap(c => [...(c.settledIds as Map<string, number>)])
+    w.u32s(sellers.map(c => (c.settledIds as ReadonlyMap<string, number>).size))
+    const all = sellers.flatMap(c => [...(c.settledIds as ReadonlyMap<string, number>)])
     w.f64s(all.map(([, position]) => position))
     // The payment id is the settled receipt's (read before), so one string serves both; written out
     // only where it is not.
@@ -499,13 +499,15 @@ const settled: Section = {
     const positions = r.f64s()
     const own = r.u8s(positions.length)
     let e = 0
+    const store = s.parts.receipts
     sellers.forEach((idx, i) => {
-      const ids = chainAt(s, idx).settledIds = new Map()
+      chainAt(s, idx).settledIds = store.settledView(idx)
       for (let end = e + (counts[i] as number); e < end; e++) {
         const position = positions[e] as number
-        const id = own[e] === 1 ? r.str() : s.parts.receipts.get(position)?.paymentId
-        if (id === undefined) throw new SnapshotError('snapshot: a settlement names no receipt')
-        ids.set(id, position)
+        // A settlement is of an accepted receipt, whose payment id it is.
+        const id = own[e] === 1 ? r.str() : store.paymentIdAt(position)
+        if (id === undefined || store.paymentIdAt(position) !== id) throw new SnapshotError('snapshot: a settlement names no receipt of its payment id')
+        store.settle(position, idx)
       }
     })
     if (e !== positions.length) throw new SnapshotError('snapshot: settlements do not add up')
@@ -816,7 +818,7 @@ export class Snapshot {
       journal: 0,
       chains: [],
       held: [],
-      parts: { registrations: new Map(), receipts: new Map(), devices: new Set(), pardons: new Map(), equivocations: [], voids: [], order: new Uint32Array(0), minted: 0, burned: 0 }
+      parts: { registrations: new Map(), receipts: new ReceiptStore(), devices: new Set(), pardons: new Map(), equivocations: [], voids: [], order: new Uint32Array(0), minted: 0, burned: 0 }
     }
     try {
       r.strings(r.f64())

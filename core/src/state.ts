@@ -31,7 +31,7 @@ import { check, type CausalView, type Effect, type Receipt, type Registration, t
 import { appendCredit, creditAmount, creditsUpTo, creditSum, DeviceFunds, listTotal, type CreditList } from './credits.ts'
 import type { Equivocation } from './forks.ts'
 import { KeyIndex } from './key-index.ts'
-import { PaymentIndex, positionChain, positionSeq, receiptPosition } from './receipts.ts'
+import { positionChain, positionSeq, receiptPosition, ReceiptStore } from './receipts.ts'
 import { reject, RuleViolation, type RejectCode } from './rules.ts'
 
 export { OpStatus, Chain }
@@ -86,9 +86,8 @@ export class LedgerState {
   readonly #oracles = new Set<number>()
   #genesisChain: Chain
   #registrations = new Map<number, Registration[]>()
-  #receipts = new Map<number, Receipt>()
-  #payments = new PaymentIndex()
-  #settled = new Set<number>()
+  /** Accepted receipts by position, their payment ids, and which seller settled each. */
+  #receipts = new ReceiptStore()
   /** Keys a registrar registered as consumer devices, in any op of the set. */
   #devices = new Set<number>()
   /** Applied unfreezes per fork (`${chain}:${seq}`). */
@@ -463,14 +462,13 @@ export class LedgerState {
       case 'receipt': {
         const position = receiptPosition(chain.idx, op.seq)
         this.#receipts.set(position, effect.receipt)
-        this.#payments.add(effect.receipt.paymentId, position)
         return undefined
       }
       case 'transfer':
         this.#move(chain, op.seq, this.#chains[effect.to.idx] as Chain, effect.wh, effect.window)
         if (effect.settles !== null) {
-          this.#settled.add(effect.settles.position)
-          ;(chain.settledIds ??= new Map()).set(effect.settles.paymentId, effect.settles.position)
+          this.#receipts.settle(effect.settles.position, chain.idx)
+          chain.settledIds ??= this.#receipts.settledView(chain.idx)
         }
         return undefined
       case 'burn':
@@ -649,8 +647,7 @@ export class LedgerState {
     for (let s = start; s < chain.length; s++) {
       if (this.#oracles.has(chain.idx)) {
         const position = receiptPosition(chain.idx, s)
-        const r = this.#receipts.get(position)
-        if (r !== undefined) { this.#payments.remove(r.paymentId, position); this.#receipts.delete(position) }
+        this.#receipts.delete(position)
       }
       if (isRegistrar && chain.status[s] === OpStatus.accepted) {
         const d = byId.get(toHex(chain.idAt(s)))
@@ -658,7 +655,7 @@ export class LedgerState {
         if (d.op.kind === 'unfreeze') this.#pardon(this.chain(d.op.body.account).idx, d.op.body.seq, -1)
       }
     }
-    if (chain.settledIds !== null) for (const position of chain.settledIds.values()) this.#settled.delete(position)
+    if (chain.settledIds !== null) this.#receipts.unsettleAll(chain.idx)
     this.minted -= chain.minted
     this.burned -= chain.burned
     chain.reset()
@@ -799,22 +796,22 @@ export class LedgerState {
   /** Every accepted receipt by position, with whether a sale settled it. */
   * receipts (): IterableIterator<{ oracle: ChainView, seq: number, receipt: Receipt, settled: boolean }> {
     for (const [position, receipt] of this.#receipts) {
-      yield { oracle: this.#chains[positionChain(position)] as Chain, seq: positionSeq(position), receipt, settled: this.#settled.has(position) }
+      yield { oracle: this.#chains[positionChain(position)] as Chain, seq: positionSeq(position), receipt, settled: this.#receipts.isSettled(position) }
     }
   }
 
   /** Whether a sale settled a receipt of `paymentId` (whichever oracle attested it). */
   isSettled (paymentId: string): boolean {
-    return this.#payments.some(paymentId, p => this.#settled.has(p))
+    return this.#receipts.somePosition(paymentId, p => this.#receipts.isSettled(p))
   }
 
   get settledCount (): number {
-    return this.#settled.size
+    return this.#receipts.settledCount
   }
 
   /** Whether the receipt at a position is accepted and a payment id index lookup finds it in `viewer`'s past. */
   paymentSeenBy (viewer: ChainView, paymentId: string): boolean {
-    return this.#payments.some(paymentId, p => this.sees(viewer, positionChain(p), positionSeq(p)))
+    return this.#receipts.somePosition(paymentId, p => this.sees(viewer, positionChain(p), positionSeq(p)))
   }
 
   receiptAtPosition (position: number): Receipt | undefined {
@@ -910,10 +907,6 @@ export class LedgerState {
     for (const k of state.genesis.oracles) state.#oracles.add(state.chain(k).idx)
     state.#registrations = parts.registrations
     state.#receipts = parts.receipts
-    state.#payments = new PaymentIndex()
-    for (const [position, r] of parts.receipts) state.#payments.add(r.paymentId, position)
-    state.#settled = new Set()
-    for (const c of parts.chains) if (c.settledIds !== null) for (const p of c.settledIds.values()) state.#settled.add(p)
     state.#devices = parts.devices
     state.#pardons = parts.pardons
     state.#equivocations = new Map()
@@ -953,7 +946,8 @@ export interface LedgerStatePartsView {
 export interface LedgerStateParts {
   chains: Chain[]
   registrations: Map<number, Registration[]>
-  receipts: Map<number, Receipt>
+  /** Settlements recorded in it, and each settling chain's `settledIds` one of its views. */
+  receipts: ReceiptStore
   devices: Set<number>
   pardons: Map<string, number>
   equivocations: Equivocation[]
