@@ -4,7 +4,7 @@
  * (`LedgerState`) owns every Chain and is the only writer; contracts read them through `ChainView`.
  */
 import type { PublicKey, OpId } from '@microgrid/protocol'
-import type { CreditList, DeviceFunds, FunderAccount, WindowFunds } from './credits.ts'
+import { CreditBook, type CreditList, type DeviceFunds, type FunderAccount, type WindowFunds } from './credits.ts'
 
 export const OpStatus = { accepted: 1, rejected: 2 } as const
 
@@ -79,7 +79,7 @@ export class Chain implements ChainView {
   /** A consumer device's funding, by funder and window (see credits.ts); null for other accounts. */
   funds: DeviceFunds | null = null
   /** Credits this chain gave to others, by credited account. */
-  readonly credits = new Map<number, CreditList>()
+  readonly credits = new CreditBook()
   /** Chains that credited this account: where its next debit should look for deps. */
   readonly creditors = new Set<number>()
   /** Payment ids this seller settled, whichever oracle attested them. */

@@ -9,15 +9,18 @@
  */
 import type { FundingWindow } from '@microgrid/protocol'
 
-/** The credits one chain gave one account: (seq, running total) pairs, and the windows of those that have one. */
+/**
+ * The credits one chain gave one account, as the chain's `CreditBook` lends them: (seq, running total)
+ * pairs (a view of the book, current until the next credit), and the windows of those that have one.
+ */
 export interface CreditList {
-  entries: number[]
+  readonly entries: Float64Array
   /** Funding windows of the credits that have one, by entry index. */
-  windows: Map<number, FundingWindow> | null
+  readonly windows: ReadonlyMap<number, FundingWindow> | null
 }
 
 /** How many credits of a list have a seq ≤ `seq` (binary search over the seqs, every second number). */
-export function creditsUpTo (entries: readonly number[], seq: number): number {
+export function creditsUpTo (entries: ArrayLike<number>, seq: number): number {
   let lo = 0
   let hi = entries.length / 2
   while (lo < hi) {
@@ -29,26 +32,289 @@ export function creditsUpTo (entries: readonly number[], seq: number): number {
 }
 
 /** The amount of the list's i-th credit. */
-export function creditAmount (entries: readonly number[], i: number): number {
+export function creditAmount (entries: ArrayLike<number>, i: number): number {
   return (entries[2 * i + 1] as number) - (i > 0 ? entries[2 * i - 1] as number : 0)
 }
 
 /** The sum of credits i..end-1. */
-export function creditSum (entries: readonly number[], i: number, end: number): number {
+export function creditSum (entries: ArrayLike<number>, i: number, end: number): number {
   if (i >= end) return 0
   return (entries[2 * end - 1] as number) - (i > 0 ? entries[2 * i - 1] as number : 0)
 }
 
-export function listTotal (list: CreditList): number {
-  const e = list.entries
-  return e.length === 0 ? 0 : e[e.length - 1] as number
+/** Numbers per list in `CreditBook`'s directory: credited account, start in the arena, credits, room. */
+const DIR = 4
+
+/**
+ * Every credit one chain gave, as one list per credited account: all lists in one arena of (seq,
+ * running total) pairs, with a directory and an index by account. A node holds a list per (giver,
+ * account) pair ever — over a hundred thousand at a million ops, most of a few credits — so one array
+ * object, map entry and wrapper per list would cost several times the numbers they hold. Reads as a
+ * `ReadonlyMap` from the credited account's chain index to its `CreditList`, lists in the order begun.
+ * A list that outgrows its room moves to the arena's end; the arena is compacted when half is moved out.
+ */
+export class CreditBook implements ReadonlyMap<number, CreditList> {
+  #dir: Int32Array | null = null
+  #lists = 0
+  #data: Float64Array | null = null
+  /** Numbers of the arena in use (the end of the last block), and in blocks lists moved out of. */
+  #used = 0
+  #waste = 0
+  /** Open addressing by credited account: list id + 1, 0 for empty. */
+  #index: Int32Array | null = null
+  /** Funding windows, by list id, then by entry index. */
+  #windows: Map<number, Map<number, FundingWindow>> | null = null
+
+  get size (): number {
+    return this.#lists
+  }
+
+  /** The list id of the credits to `to`, or -1. */
+  listOf (to: number): number {
+    const index = this.#index
+    if (index === null) return -1
+    const mask = index.length - 1
+    const dir = this.#dir as Int32Array
+    for (let i = hashIdx(to) & mask; ; i = (i + 1) & mask) {
+      const v = index[i] as number
+      if (v === 0) return -1
+      if (dir[(v - 1) * DIR] === to) return v - 1
+    }
+  }
+
+  /** The account list `id` credits (list ids are 0 to size − 1). */
+  accountOf (id: number): number {
+    return (this.#dir as Int32Array)[id * DIR] as number
+  }
+
+  /** How many credits list `id` holds. */
+  count (id: number): number {
+    return (this.#dir as Int32Array)[id * DIR + 2] as number
+  }
+
+  /** How many credits of list `id` have a seq ≤ `seq`. */
+  upTo (id: number, seq: number): number {
+    const dir = this.#dir as Int32Array
+    const data = this.#data as Float64Array
+    const start = dir[id * DIR + 1] as number
+    let lo = 0
+    let hi = dir[id * DIR + 2] as number
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((data[start + 2 * mid] as number) <= seq) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** The running total of list `id` after its first `n` credits. */
+  totalAt (id: number, n: number): number {
+    return n === 0 ? 0 : (this.#data as Float64Array)[((this.#dir as Int32Array)[id * DIR + 1] as number) + 2 * n - 1] as number
+  }
+
+  /** The sum of credits i..end-1 of list `id`. */
+  sum (id: number, i: number, end: number): number {
+    return i >= end ? 0 : this.totalAt(id, end) - this.totalAt(id, i)
+  }
+
+  /** The amount of list `id`'s i-th credit. */
+  amount (id: number, i: number): number {
+    return this.totalAt(id, i + 1) - this.totalAt(id, i)
+  }
+
+  /** Everything list `id` credited. */
+  total (id: number): number {
+    return this.totalAt(id, this.count(id))
+  }
+
+  /** The funding window of list `id`'s i-th credit, if it has one. */
+  window (id: number, i: number): FundingWindow | null {
+    return this.#windows?.get(id)?.get(i) ?? null
+  }
+
+  /** Records a credit of `wh` to `to` at `seq` (seqs only grow within a list). */
+  append (to: number, seq: number, wh: number, window: FundingWindow | null): void {
+    let id = this.listOf(to)
+    if (id < 0) id = this.#begin(to, 2)
+    const dir = this.#dir as Int32Array
+    const n = dir[id * DIR + 2] as number
+    if (n === dir[id * DIR + 3]) this.#move(id, Math.max(2, 2 * n))
+    const data = this.#data as Float64Array
+    const at = (dir[id * DIR + 1] as number) + 2 * n
+    data[at] = seq
+    data[at + 1] = (n > 0 ? data[at - 1] as number : 0) + wh
+    dir[id * DIR + 2] = n + 1
+    if (window !== null) {
+      const windows = this.#windows ??= new Map()
+      let w = windows.get(id)
+      if (w === undefined) windows.set(id, w = new Map())
+      w.set(n, window)
+    }
+  }
+
+  /**
+   * Adds a whole list at once, sized exactly (a snapshot's): `m` credits to `to` from `seqs` and
+   * `amounts` at `from`, with their windows.
+   */
+  load (to: number, seqs: ArrayLike<number>, amounts: ArrayLike<number>, from: number, m: number, windows: Map<number, FundingWindow> | null): void {
+    if (this.listOf(to) >= 0) throw new RangeError(`credits to ${to} are there already`)
+    const id = this.#begin(to, m)
+    const data = this.#data as Float64Array
+    const start = (this.#dir as Int32Array)[id * DIR + 1] as number
+    let total = 0
+    for (let j = 0; j < m; j++) {
+      total += amounts[from + j] as number
+      data[start + 2 * j] = seqs[from + j] as number
+      data[start + 2 * j + 1] = total
+    }
+    ;(this.#dir as Int32Array)[id * DIR + 2] = m
+    if (windows !== null && windows.size > 0) (this.#windows ??= new Map()).set(id, windows)
+  }
+
+  /** Reserves room for the credits this book will hold, before lists are loaded. */
+  reserve (lists: number, credits: number): void {
+    if (this.#lists !== 0) return
+    this.#dir = new Int32Array(Math.max(1, lists) * DIR)
+    this.#data = new Float64Array(Math.max(2, 2 * credits))
+    this.#index = new Int32Array(tableSize(lists))
+  }
+
+  /** Forgets every credit (the chain is about to be decided again). */
+  clear (): void {
+    this.#dir = null
+    this.#data = null
+    this.#index = null
+    this.#windows = null
+    this.#lists = 0
+    this.#used = 0
+    this.#waste = 0
+  }
+
+  #begin (to: number, room: number): number {
+    const id = this.#lists++
+    if (this.#dir === null || (id + 1) * DIR > this.#dir.length) {
+      const dir = new Int32Array(Math.max(4, id + 1 + (id >>> 1)) * DIR)
+      if (this.#dir !== null) dir.set(this.#dir)
+      this.#dir = dir
+    }
+    const dir = this.#dir
+    dir[id * DIR] = to
+    dir[id * DIR + 1] = this.#claim(2 * room)
+    dir[id * DIR + 2] = 0
+    dir[id * DIR + 3] = room
+    if (this.#index === null || (id + 1) * 2 > this.#index.length) this.#reindex(tableSize(id + 1))
+    else this.#place(id)
+    return id
+  }
+
+  /** Room for `n` more numbers at the arena's end; returns where they start. */
+  #claim (n: number): number {
+    if (this.#data === null || this.#used + n > this.#data.length) {
+      if (this.#data !== null && this.#waste > 0 && this.#waste * 2 >= this.#used) this.#compact()
+      if (this.#data === null || this.#used + n > this.#data.length) {
+        const data = new Float64Array(Math.max(8, this.#used + n + ((this.#used + n) >>> 1)))
+        if (this.#data !== null) data.set(this.#data.subarray(0, this.#used))
+        this.#data = data
+      }
+    }
+    const at = this.#used
+    this.#used += n
+    return at
+  }
+
+  /** Moves list `id` to the arena's end with room for `room` credits. */
+  #move (id: number, room: number): void {
+    const dir = this.#dir as Int32Array
+    const n = dir[id * DIR + 2] as number
+    const start = this.#claim(2 * room) // may compact: read the list's start after
+    const from = dir[id * DIR + 1] as number
+    const data = this.#data as Float64Array
+    data.copyWithin(start, from, from + 2 * n)
+    this.#waste += 2 * (dir[id * DIR + 3] as number)
+    dir[id * DIR + 1] = start
+    dir[id * DIR + 3] = room
+  }
+
+  /** Rewrites the arena with the lists only, each with its room. */
+  #compact (): void {
+    const dir = this.#dir as Int32Array
+    const old = this.#data as Float64Array
+    let size = 0
+    for (let id = 0; id < this.#lists; id++) size += 2 * (dir[id * DIR + 3] as number)
+    const data = new Float64Array(Math.max(8, size + (size >>> 1)))
+    let at = 0
+    for (let id = 0; id < this.#lists; id++) {
+      const from = dir[id * DIR + 1] as number
+      data.set(old.subarray(from, from + 2 * (dir[id * DIR + 2] as number)), at)
+      dir[id * DIR + 1] = at
+      at += 2 * (dir[id * DIR + 3] as number)
+    }
+    this.#data = data
+    this.#used = at
+    this.#waste = 0
+  }
+
+  #place (id: number): void {
+    const index = this.#index as Int32Array
+    const mask = index.length - 1
+    let i = hashIdx((this.#dir as Int32Array)[id * DIR] as number) & mask
+    while (index[i] !== 0) i = (i + 1) & mask
+    index[i] = id + 1
+  }
+
+  #reindex (size: number): void {
+    this.#index = new Int32Array(size)
+    for (let id = 0; id < this.#lists; id++) this.#place(id)
+  }
+
+  // Reading as a map ----------------------------------------------------------------------------
+
+  #list (id: number): CreditList {
+    const dir = this.#dir as Int32Array
+    const start = dir[id * DIR + 1] as number
+    return { entries: (this.#data as Float64Array).subarray(start, start + 2 * (dir[id * DIR + 2] as number)), windows: this.#windows?.get(id) ?? null }
+  }
+
+  get (to: number): CreditList | undefined {
+    const id = this.listOf(to)
+    return id < 0 ? undefined : this.#list(id)
+  }
+
+  has (to: number): boolean {
+    return this.listOf(to) >= 0
+  }
+
+  * keys (): MapIterator<number> {
+    for (let id = 0; id < this.#lists; id++) yield (this.#dir as Int32Array)[id * DIR] as number
+  }
+
+  * values (): MapIterator<CreditList> {
+    for (let id = 0; id < this.#lists; id++) yield this.#list(id)
+  }
+
+  * entries (): MapIterator<[number, CreditList]> {
+    for (let id = 0; id < this.#lists; id++) yield [(this.#dir as Int32Array)[id * DIR] as number, this.#list(id)]
+  }
+
+  [Symbol.iterator] (): MapIterator<[number, CreditList]> {
+    return this.entries()
+  }
+
+  forEach (fn: (value: CreditList, key: number, map: ReadonlyMap<number, CreditList>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this)
+  }
 }
 
-export function appendCredit (list: CreditList, seq: number, wh: number, window: FundingWindow | null): void {
-  const e = list.entries
-  const n = e.length
-  e.push(seq, (n > 0 ? e[n - 1] as number : 0) + wh)
-  if (window !== null) (list.windows ??= new Map()).set(n / 2, window)
+function hashIdx (x: number): number {
+  const h = Math.imul(x ^ (x >>> 16), 0x45d9f3b)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+/** A power of two at least twice `n` (at least 4). */
+function tableSize (n: number): number {
+  let size = 4
+  while (size < 2 * n) size *= 2
+  return size
 }
 
 /** One funding window of a device: `remaining` Wh of `funder`'s, usable from `from` until before `until`. */

@@ -20,10 +20,10 @@
  */
 import {
   bytesEqual, DEVICE_CATEGORIES, sha256Digest, toHex,
-  type DecodedOp, type DeviceCategory, type OpId, type RegisterBody
+  type DecodedOp, type DeviceCategory, type FundingWindow, type OpId, type RegisterBody
 } from '@microgrid/protocol'
 import { Chain } from './chain.ts'
-import { DeviceFunds, type CreditList } from './credits.ts'
+import { DeviceFunds } from './credits.ts'
 import type { Equivocation } from './forks.ts'
 import { positionChain, positionSeq, receiptPosition, ReceiptStore } from './receipts.ts'
 import { LedgerState, type LedgerStateParts, type LedgerStatePartsView, type Receipt, type Registration, type Role } from './state.ts'
@@ -555,44 +555,27 @@ const credits: Section = {
     let e = 0
     let w = 0
     for (const c of s.chains) {
-      for (let endList = l + (listCounts[c.idx] as number); l < endList; l++) {
+      const lists = listCounts[c.idx] as number
+      if (lists === 0) continue
+      let credits = 0
+      for (let k = l; k < l + lists && k < listLength.length; k++) credits += listLength[k] as number
+      c.credits.reserve(lists, credits)
+      for (let endList = l + lists; l < endList; l++) {
         const m = listLength[l] as number
-        const list: CreditList = { entries: entriesOf(seqs, amounts, e, m), windows: null }
-        for (let j = 0; j < m; j++, e++) {
-          if (windowAt[w] === e) {
-            (list.windows ??= new Map()).set(j, { from: windowSpan[2 * w] as number, until: windowSpan[2 * w + 1] as number })
+        if (e + m > seqs.length) throw new SnapshotError('snapshot: credit lists do not add up')
+        let windows: Map<number, FundingWindow> | null = null
+        for (let j = 0; j < m; j++) {
+          if (windowAt[w] === e + j) {
+            (windows ??= new Map()).set(j, { from: windowSpan[2 * w] as number, until: windowSpan[2 * w + 1] as number })
             w++
           }
         }
-        c.credits.set(listTo[l] as number, list)
+        c.credits.load(listTo[l] as number, seqs, amounts, e, m, windows)
+        e += m
       }
     }
     if (l !== listTo.length || e !== seqs.length || w !== windowAt.length) throw new SnapshotError('snapshot: credit lists do not add up')
   }
-}
-
-const scratch = { values: new Float64Array(64) }
-
-/**
- * A credit list's (seq, running total) pairs, sized exactly (pushes would leave room to grow in every
- * one of many short lists), as small integers where they all are (half the size of doubles).
- */
-function entriesOf (seqs: Float64Array, amounts: Float64Array, from: number, m: number): number[] {
-  if (scratch.values.length < 2 * m) scratch.values = new Float64Array(4 * m)
-  const v = scratch.values
-  let total = 0
-  let small = true
-  for (let j = 0; j < m; j++) {
-    total += amounts[from + j] as number
-    const seq = seqs[from + j] as number
-    v[2 * j] = seq
-    v[2 * j + 1] = total
-    if (!(Number.isInteger(seq) && Number.isInteger(total) && seq <= 0x3fffffff && total <= 0x3fffffff && total >= -0x40000000)) small = false
-  }
-  const entries = new Array<number>(2 * m)
-  if (small) for (let k = 0; k < 2 * m; k++) entries[k] = (v[k] as number) | 0
-  else for (let k = 0; k < 2 * m; k++) entries[k] = v[k] as number
-  return entries
 }
 
 /** Registrations: bodies once each (a producer's two registrations share theirs), then the entries. */

@@ -28,7 +28,7 @@ import {
 import { HeldOps, slotKey } from './admission.ts'
 import { Chain, OpStatus, type ChainView } from './chain.ts'
 import { check, type CausalView, type Effect, type Receipt, type Registration, type Role } from './contracts/index.ts'
-import { appendCredit, creditAmount, creditsUpTo, creditSum, DeviceFunds, listTotal, type CreditList } from './credits.ts'
+import { DeviceFunds, type CreditList } from './credits.ts'
 import type { Equivocation } from './forks.ts'
 import { KeyIndex } from './key-index.ts'
 import { positionChain, positionSeq, receiptPosition, ReceiptStore } from './receipts.ts'
@@ -510,16 +510,16 @@ export class LedgerState {
       const ts = from.tsAt[upto] as number
       if (ts > to.witnessed) to.witnessed = ts
     }
-    const list = from.credits.get(to.idx)
-    if (list === undefined) return
-    const e = list.entries
-    const i = creditsUpTo(e, before)
-    const end = creditsUpTo(e, upto)
+    const book = from.credits
+    const list = book.listOf(to.idx)
+    if (list < 0) return
+    const i = book.upTo(list, before)
+    const end = book.upTo(list, upto)
     if (i >= end) return
-    to.declared += creditSum(e, i, end)
+    to.declared += book.sum(list, i, end)
     if (!this.#devices.has(to.idx)) return
     const funds = to.funds ??= new DeviceFunds()
-    for (let k = i; k < end; k++) funds.declare(from.idx, creditAmount(e, k), list.windows?.get(k) ?? null)
+    for (let k = i; k < end; k++) funds.declare(from.idx, book.amount(list, k), book.window(list, k))
   }
 
   /** Value leaves `from` (a transfer or a refund) for `to`. */
@@ -530,9 +530,7 @@ export class LedgerState {
   }
 
   #credit (from: Chain, seq: number, to: Chain, wh: number, window: FundingWindow | null): void {
-    let list = from.credits.get(to.idx)
-    if (list === undefined) from.credits.set(to.idx, list = { entries: [], windows: null })
-    appendCredit(list, seq, wh, window)
+    from.credits.append(to.idx, seq, wh, window)
     to.creditors.add(from.idx)
     to.balance += wh
   }
@@ -634,7 +632,7 @@ export class LedgerState {
 
   /** Undoes every effect of a chain's decided ops on the rest of the state, and resets the chain. */
   #undo (chain: Chain, byId: ReadonlyMap<string, DecodedOp>): void {
-    for (const [to, list] of chain.credits) (this.#chains[to] as Chain).balance -= listTotal(list)
+    for (let list = 0; list < chain.credits.size; list++) (this.#chains[chain.credits.accountOf(list)] as Chain).balance -= chain.credits.total(list)
     if (this.#registrars.has(chain.idx)) {
       for (const [idx, list] of this.#registrations) {
         const kept = list.filter(r => r.registrar !== chain.idx)

@@ -72,7 +72,7 @@ export function wouldReject (state: LedgerState, op: UnsignedOp): RuleViolation 
 }
 
 /** Credits in (before, upto] of a credit list (seq, running total pairs). */
-function creditsBetween (entries: readonly number[], before: number, upto: number): number {
+function creditsBetween (entries: ArrayLike<number>, before: number, upto: number): number {
   const total = (seq: number): number => {
     let lo = 0
     let hi = entries.length / 2
