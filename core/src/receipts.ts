@@ -7,7 +7,7 @@
  * per receipt; a `Receipt` object is made when one is asked for. Settlements are kept by position in
  * the same way: which seller settled the receipt there.
  */
-import type { Receipt } from './contracts/index.ts'
+import type { Receipt } from './contracts/view.ts'
 import type { SaleContract } from '@microgrid/protocol'
 
 export const RECEIPT_SPAN = 2 ** 32
