@@ -334,29 +334,114 @@ export interface FunderAccount {
   general: number
 }
 
+/** Numbers per funder in `DeviceFunds`' columns: put, burned, returned, general. */
+const ACCOUNT = 4
+
+/**
+ * A device's funding: an account per funder (what it put in, what of it burned, what came back, its
+ * general funds left), kept in columns — a node holds one per (funder, device) pair ever, a hundred
+ * thousand at a million ops — and the windows declared and not yet closed.
+ */
 export class DeviceFunds {
   /** Windows declared and not yet closed, in the order declared. */
   windows: WindowFunds[] = []
-  /** By funder (chain index), in the order each first funded the device. */
-  readonly funders = new Map<number, FunderAccount>()
+  /** Funders (chain indices) in the order each first funded the device, and their accounts. */
+  #funder = new Int32Array(2)
+  #account = new Float64Array(2 * ACCOUNT)
+  #n = 0
+  /** Open addressing by funder (slot + 1) once there are more than a few. */
+  #index: Int32Array | null = null
 
-  #account (funder: number): FunderAccount {
-    let a = this.funders.get(funder)
-    if (a === undefined) this.funders.set(funder, a = { put: 0, burned: 0, returned: 0, general: 0 })
-    return a
+  /** Every funder's account by funder, in the order each first funded the device (made when asked). */
+  get funders (): ReadonlyMap<number, Readonly<FunderAccount>> {
+    const out = new Map<number, FunderAccount>()
+    const a = this.#account
+    for (let i = 0; i < this.#n; i++) {
+      out.set(this.#funder[i] as number, { put: a[i * ACCOUNT] as number, burned: a[i * ACCOUNT + 1] as number, returned: a[i * ACCOUNT + 2] as number, general: a[i * ACCOUNT + 3] as number })
+    }
+    return out
+  }
+
+  /** The funders (chain indices), in the order each first funded the device. */
+  * funderIds (): IterableIterator<number> {
+    for (let i = 0; i < this.#n; i++) yield this.#funder[i] as number
+  }
+
+  /** The slot of `funder`'s account, added if new. */
+  #slot (funder: number): number {
+    const index = this.#index
+    if (index !== null) {
+      const mask = index.length - 1
+      for (let i = hashIdx(funder) & mask; ; i = (i + 1) & mask) {
+        const v = index[i] as number
+        if (v === 0) break
+        if (this.#funder[v - 1] === funder) return v - 1
+      }
+    } else {
+      for (let i = 0; i < this.#n; i++) if (this.#funder[i] === funder) return i
+    }
+    return this.#add(funder)
+  }
+
+  #add (funder: number): number {
+    const slot = this.#n++
+    if (slot >= this.#funder.length) {
+      const size = slot + 1 + (slot >>> 1)
+      const ids = new Int32Array(size)
+      ids.set(this.#funder)
+      this.#funder = ids
+      const account = new Float64Array(size * ACCOUNT)
+      account.set(this.#account)
+      this.#account = account
+    }
+    this.#funder[slot] = funder
+    if (this.#index !== null && (slot + 1) * 2 > this.#index.length) this.#reindex()
+    else if (this.#index !== null) this.#place(slot)
+    else if (this.#n > 8) this.#reindex()
+    return slot
+  }
+
+  #place (slot: number): void {
+    const index = this.#index as Int32Array
+    const mask = index.length - 1
+    let i = hashIdx(this.#funder[slot] as number) & mask
+    while (index[i] !== 0) i = (i + 1) & mask
+    index[i] = slot + 1
+  }
+
+  #reindex (): void {
+    this.#index = new Int32Array(tableSize(this.#n))
+    for (let slot = 0; slot < this.#n; slot++) this.#place(slot)
+  }
+
+  /** Adds `wh` to column `column` (put, burned, returned, general) of the account in `slot`. */
+  #addTo (slot: number, column: number, wh: number): void {
+    const a = this.#account
+    a[slot * ACCOUNT + column] = (a[slot * ACCOUNT + column] as number) + wh
+  }
+
+  /** Restores a funder's account as it was (a snapshot's). */
+  load (funder: number, put: number, burned: number, returned: number, general: number): void {
+    const slot = this.#slot(funder)
+    const a = this.#account
+    a[slot * ACCOUNT] = put
+    a[slot * ACCOUNT + 1] = burned
+    a[slot * ACCOUNT + 2] = returned
+    a[slot * ACCOUNT + 3] = general
   }
 
   declare (funder: number, wh: number, window: FundingWindow | null): void {
-    const a = this.#account(funder)
-    a.put += wh
-    if (window === null) a.general += wh
+    const slot = this.#slot(funder)
+    this.#addTo(slot, 0, wh)
+    if (window === null) this.#addTo(slot, 3, wh)
     else this.windows.push({ funder, from: window.from, until: window.until, remaining: wh })
   }
 
   /** Funds a burn dated `t` may draw on: open windows and general funds. */
   usableAt (t: number): number {
     let usable = 0
-    for (const a of this.funders.values()) usable += a.general
+    const a = this.#account
+    for (let i = 0; i < this.#n; i++) usable += a[i * ACCOUNT + 3] as number
     for (const w of this.windows) if (w.from <= t && t < w.until) usable += w.remaining
     return usable
   }
@@ -370,14 +455,14 @@ export class DeviceFunds {
       if (left === 0) break
       const take = Math.min(w.remaining, left)
       w.remaining -= take
-      this.#account(w.funder).burned += take
+      this.#addTo(this.#slot(w.funder), 1, take)
       left -= take
     }
-    for (const a of this.funders.values()) {
-      if (left === 0) break
-      const take = Math.min(a.general, left)
-      a.general -= take
-      a.burned += take
+    const a = this.#account
+    for (let i = 0; i < this.#n && left > 0; i++) {
+      const take = Math.min(a[i * ACCOUNT + 3] as number, left)
+      a[i * ACCOUNT + 3] = (a[i * ACCOUNT + 3] as number) - take
+      a[i * ACCOUNT + 1] = (a[i * ACCOUNT + 1] as number) + take
       left -= take
     }
     if (left > 0) throw new RangeError(`draw: ${left} Wh more than usable`)
@@ -395,7 +480,7 @@ export class DeviceFunds {
       if (w.until > t) { kept.push(w); continue }
       if (w.remaining > 0) {
         (refunds ??= []).push([w.funder, w.remaining])
-        this.#account(w.funder).returned += w.remaining
+        this.#addTo(this.#slot(w.funder), 2, w.remaining)
       }
     }
     if (refunds === undefined && kept.length === this.windows.length) return []

@@ -448,9 +448,10 @@ const funds: Section = {
   write (w, { p }) {
     const devices = p.chains.filter(c => c.funds !== null)
     w.u32s(devices.map(c => c.idx))
-    w.u32s(devices.map(c => (c.funds as DeviceFunds).funders.size))
-    w.u32s(devices.flatMap(c => [...(c.funds as DeviceFunds).funders.keys()]))
-    w.f64s(devices.flatMap(c => [...(c.funds as DeviceFunds).funders.values()].flatMap(a => [a.put, a.burned, a.returned, a.general])))
+    const funders = devices.map(c => (c.funds as DeviceFunds).funders)
+    w.u32s(funders.map(f => f.size))
+    w.u32s(funders.flatMap(f => [...f.keys()]))
+    w.f64s(funders.flatMap(f => [...f.values()].flatMap(a => [a.put, a.burned, a.returned, a.general])))
     w.u32s(devices.map(c => (c.funds as DeviceFunds).windows.length))
     w.u32s(devices.flatMap(c => (c.funds as DeviceFunds).windows.map(x => x.funder)))
     w.f64s(devices.flatMap(c => (c.funds as DeviceFunds).windows.flatMap(x => [x.from, x.until, x.remaining])))
@@ -468,7 +469,7 @@ const funds: Section = {
     devices.forEach((idx, i) => {
       const funds = chainAt(s, idx).funds = new DeviceFunds()
       for (let end = f + (funderCounts[i] as number); f < end; f++) {
-        funds.funders.set(funders[f] as number, { put: int(accounts[4 * f] as number), burned: int(accounts[4 * f + 1] as number), returned: int(accounts[4 * f + 2] as number), general: int(accounts[4 * f + 3] as number) })
+        funds.load(funders[f] as number, accounts[4 * f] as number, accounts[4 * f + 1] as number, accounts[4 * f + 2] as number, accounts[4 * f + 3] as number)
       }
       for (let end = x + (windowCounts[i] as number); x < end; x++) {
         funds.windows.push({ funder: windowFunders[x] as number, from: spans[3 * x] as number, until: spans[3 * x + 1] as number, remaining: int(spans[3 * x + 2] as number) })
