@@ -1,173 +1,183 @@
 #!/usr/bin/env -S node --disable-warning=ExperimentalWarning
 /**
- * `microgrid`: run a household's node, or look at its ledger.
+ * `microgrid`: set up a household's node, run it, and drive it (docs/CLI.md).
  *
- *   microgrid node --data <dir> [--genesis <file>] [--listen <multiaddr>]… [--peer <multiaddr|invite>]…
- *                  [--bootstrap <multiaddr>]… [--no-mdns] [--relay] [--webrtc]
- *   microgrid status --data <dir>
- *   microgrid genesis --name <grid name> --currency <ISO 4217> --keys <dir> --out <file>
+ *   microgrid init | keys list|add | grid create|export|join|show | start          (setup, run)
+ *   microgrid status | peers | accounts | account | balance | history | devices      (read, through the API)
+ *   microgrid buy | fund | price | register | pay | qr | export                      (act, through the API)
+ *   microgrid node | genesis                                                         (the first commands, kept)
+ *
+ * Every command takes --data <dir>, --json and --help. Exit codes: 0 ok, 1 failed or refused, 2 usage
+ * error, 3 node not running or unreachable. The commands live in cli/ and load only what they use.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import {
-  DEFAULT_BEACON_INTERVAL_MS, DEFAULT_MINT_SLACK_MS, OpDecodeError, PROTOCOL_VERSION, accountId, fromHex, generateKeyPair, gridIdText, keySigner, signOp, toHex
-} from '@microgrid/protocol'
-import { Ledger } from '@microgrid/core'
-import { MicrogridNode } from './node.ts'
-import { SqliteStorage } from './sqlite-storage.ts'
+  CliError, COMMON_OPTIONS, DEFAULT_DATA_DIR, EXIT, UsageError, errorJson, exitCodeOf, expandHome, parseCommand, processIo,
+  type CliIo, type CommandSpec, type Context, type Running
+} from './cli/common.ts'
+import { COMMANDS, GROUPS, NEEDS_DATA } from './cli/specs.ts'
 
-const USAGE = `usage:
-  microgrid node --data <dir> [--genesis <file>] [--listen <multiaddr>]... [--peer <multiaddr|invite>]...
-                 [--bootstrap <multiaddr>]... [--no-mdns] [--relay] [--webrtc]
-  microgrid status --data <dir>
-  microgrid genesis --name <grid name> --currency <ISO 4217> --keys <dir> --out <file>`
+export { CliError, NotRunningError, UsageError, EXIT, type CliIo, type Running } from './cli/common.ts'
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError'
+const byName = new Map(COMMANDS.map(c => [c.name, c]))
+
+/** The overview `microgrid --help` prints. */
+export function usage (): string {
+  const width = Math.max(...COMMANDS.map(c => c.name.length))
+  return [
+    'usage: microgrid <command> [options]          (microgrid <command> --help for its options)',
+    '',
+    ...COMMANDS.map(c => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'every command:',
+    `  --data <dir>   the node's data directory (default $MICROGRID_DATA, else ${DEFAULT_DATA_DIR})`,
+    '  --json         one JSON document on stdout; errors as JSON on stderr',
+    '  --help, -h     this, or a command\'s own help',
+    '',
+    'exit codes: 0 ok, 1 failed or refused, 2 usage error, 3 node not running or unreachable',
+    'passphrase: $MICROGRID_PASSPHRASE, else asked on the terminal'
+  ].join('\n')
 }
 
-function parse (args: string[]): ReturnType<typeof parseArgs<{ options: typeof OPTIONS, allowPositionals: true, strict: true }>> {
-  try {
-    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true })
-  } catch (err) {
-    throw new UsageError((err as Error).message)
+/** A command's usage lines (`usage: …`), or the overview. */
+export function commandUsage (name: string | undefined): string {
+  const spec = name === undefined ? undefined : byName.get(name)
+  if (spec === undefined) {
+    const group = COMMANDS.filter(c => c.name.startsWith(`${name ?? '\0'} `))
+    if (group.length > 0) return ['usage:', ...group.flatMap(c => c.usage.map(u => `  ${u}`))].join('\n')
+    return usage()
   }
+  return ['usage:', ...spec.usage.map(u => `  ${u}`)].join('\n')
 }
 
-const OPTIONS = {
-  data: { type: 'string' },
-  genesis: { type: 'string' },
-  listen: { type: 'string', multiple: true },
-  peer: { type: 'string', multiple: true },
-  bootstrap: { type: 'string', multiple: true },
-  'no-mdns': { type: 'boolean' },
-  relay: { type: 'boolean' },
-  webrtc: { type: 'boolean' },
-  name: { type: 'string' },
-  currency: { type: 'string' },
-  keys: { type: 'string' },
-  out: { type: 'string' },
-  help: { type: 'boolean', short: 'h' }
-} as const
-
-/** A secret key kept as hex in a 0600 file: read it, or make it when there is none. */
-async function keyFile (path: string): Promise<Uint8Array> {
-  try {
-    return fromHex((await readFile(path, 'utf8')).trim())
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`${path}: ${(err as Error).message}`)
-  }
-  const { secretKey } = generateKeyPair()
-  await writeFile(path, toHex(secretKey) + '\n', { mode: 0o600, flag: 'wx' })
-  return secretKey
+function commandHelp (spec: CommandSpec): string {
+  const options: Array<[string, string]> = [
+    ...(spec.help ?? []),
+    ['--data <dir>', `data directory (default $MICROGRID_DATA, else ${DEFAULT_DATA_DIR})`],
+    ['--json', 'one JSON document on stdout; errors as JSON on stderr'],
+    ['--help', 'this help']
+  ]
+  const width = Math.min(32, Math.max(...options.map(([f]) => f.length)))
+  return [
+    `microgrid ${spec.name}: ${spec.summary}`,
+    '',
+    commandUsage(spec.name),
+    '',
+    'options:',
+    ...options.map(([f, d]) => `  ${f.padEnd(width)}  ${d}`)
+  ].join('\n')
 }
 
-/** Writes a new grid's genesis op, with a registrar and a payment-oracle key made (or reused) in `keys`. */
-async function makeGenesis (values: { name?: string, currency?: string, keys?: string, out?: string }, out: (line: string) => void): Promise<void> {
-  if (values.name === undefined || values.currency === undefined || values.keys === undefined || values.out === undefined) {
-    throw new UsageError('genesis needs --name, --currency, --keys and --out')
+/** Splits `[common options] <command> [<subcommand>] rest…` into the spec and its arguments. */
+function findCommand (args: string[]): { spec: CommandSpec | undefined, name: string | undefined, rest: string[] } {
+  // Common options may come before the command: `microgrid --data d --json status`.
+  const before: string[] = []
+  let i = 0
+  while (i < args.length && (args[i] as string).startsWith('-')) {
+    const a = args[i] as string
+    before.push(a)
+    i++
+    const key = a.replace(/^--?/, '').split('=')[0] as string
+    if (!a.includes('=') && key in COMMON_OPTIONS && (COMMON_OPTIONS as Record<string, { type: string }>)[key]?.type === 'string' && i < args.length) before.push(args[i++] as string)
   }
-  await mkdir(values.keys, { recursive: true, mode: 0o700 })
-  const registrar = keySigner(await keyFile(join(values.keys, 'registrar.key')))
-  const oracle = keySigner(await keyFile(join(values.keys, 'oracle.key')))
-  let signed
-  try {
-    signed = signOp({
-      v: PROTOCOL_VERSION, grid: null, kind: 'genesis', author: registrar.publicKey, seq: 0, prev: null, deps: [], ts: Date.now(),
-      body: {
-        name: values.name, currency: values.currency, registrars: [registrar.publicKey], oracles: [oracle.publicKey],
-        policy: { friendlyCreditHours: [], beaconIntervalMs: DEFAULT_BEACON_INTERVAL_MS, mintSlackMs: DEFAULT_MINT_SLACK_MS }
-      }
-    }, registrar)
-  } catch (err) {
-    if (err instanceof OpDecodeError) throw new UsageError(`genesis: ${err.message}`)
-    throw err
+  const first = args[i]
+  if (first === undefined) return { spec: undefined, name: undefined, rest: before }
+  if (GROUPS.includes(first)) {
+    const sub = args[i + 1]
+    const spec = sub !== undefined && !sub.startsWith('-') ? byName.get(`${first} ${sub}`) : undefined
+    if (spec !== undefined) return { spec, name: spec.name, rest: [...before, ...args.slice(i + 2)] }
+    return { spec: undefined, name: first, rest: [...before, ...args.slice(i + 1)] }
   }
-  await writeFile(values.out, signed.bytes, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`--out: cannot write ${values.out} (${err.code ?? err.message})`)
-  })
-  out(`grid      ${gridIdText(signed.id)}`)
-  out(`registrar ${accountId(registrar.publicKey)} (key in ${join(values.keys, 'registrar.key')})`)
-  out(`oracle    ${accountId(oracle.publicKey)} (key in ${join(values.keys, 'oracle.key')})`)
-  out(`genesis   ${values.out}`)
+  return { spec: byName.get(first), name: first, rest: [...before, ...args.slice(i + 1)] }
 }
 
-export async function main (args: string[], out: (line: string) => void): Promise<MicrogridNode | undefined> {
-  const { values, positionals } = parse(args)
-  const command = positionals[0]
-  if (values.help === true || command === undefined) {
-    out(USAGE)
+/**
+ * Runs one command. Resolves to what `start` and `node` leave running (the caller stops it on
+ * SIGINT/SIGTERM), else undefined; throws CliError (UsageError, NotRunningError, …) on failure.
+ * `out` receives stdout's lines; `io` replaces the process's stderr, environment and prompt.
+ */
+export async function main (args: string[], out: (line: string) => void, io: Partial<CliIo> = {}): Promise<Running | undefined> {
+  const fullIo: CliIo = { ...processIo(), ...io, out }
+  const { spec, name, rest } = findCommand(args)
+  const wantsHelp = rest.includes('--help') || rest.includes('-h')
+  if (spec === undefined) {
+    if (name === undefined || name === 'help') {
+      const topic = name === 'help' ? rest.filter(a => !a.startsWith('-')).join(' ') : ''
+      const helped = byName.get(topic)
+      if (name === undefined && !wantsHelp) throw new UsageError('a command is needed')
+      out(helped !== undefined ? commandHelp(helped) : topic !== '' && GROUPS.includes(topic) ? commandUsage(topic) : usage())
+      return undefined
+    }
+    if (GROUPS.includes(name)) {
+      if (wantsHelp) { out(commandUsage(name)); return undefined }
+      const sub = rest.find(a => !a.startsWith('-'))
+      const err = new UsageError(sub === undefined ? `${name}: which? ${COMMANDS.filter(c => c.name.startsWith(name + ' ')).map(c => c.name.split(' ')[1]).join(', ')}` : `unknown command: ${name} ${sub}`)
+      err.command = name
+      throw err
+    }
+    throw new UsageError(`unknown command: ${name}`)
+  }
+  const { values, positionals } = parseCommand(spec, rest)
+  if (values.help === true) {
+    out(commandHelp(spec))
     return undefined
   }
-  if (positionals.length > 1) throw new UsageError(`unexpected argument: ${positionals[1]}`)
-  if (command === 'genesis') {
-    await makeGenesis(values, out)
-    return undefined
+  const given = typeof values.data === 'string' ? values.data : undefined
+  if (NEEDS_DATA.has(spec.name) && given === undefined) {
+    throw new UsageError('--data <dir> is required: where the node keeps its ledger and peer key', spec.name)
   }
-  if (values.data === undefined) throw new UsageError('--data <dir> is required: where the node keeps its ledger and peer key')
-  if (command === 'status') {
-    const storage = SqliteStorage.open(join(values.data, 'ledger.sqlite'))
-    try {
-      const ledger = await Ledger.open({ storage })
-      const state = ledger.state
-      out(`grid        ${gridIdText(ledger.gridId)}`)
-      out(`ops         ${state.decidedCount} decided, ${state.pendingCount} pending`)
-      out(`supply      ${state.minted - state.burned} Wh (minted ${state.minted}, burned ${state.burned})`)
-      out(`forks       ${state.equivocations.length}, frozen accounts ${state.frozenAccounts().length}`)
-      out(`state hash  ${ledger.stateHash()}`)
-    } finally {
-      await storage.close()
-    }
-    return undefined
+  const json = values.json === true
+  const ctx: Context = {
+    command: spec.name,
+    values,
+    positionals,
+    dataDir: expandHome(given ?? (fullIo.env.MICROGRID_DATA !== undefined && fullIo.env.MICROGRID_DATA !== '' ? fullIo.env.MICROGRID_DATA : DEFAULT_DATA_DIR)),
+    json,
+    io: fullIo,
+    result: (doc, human) => {
+      if (json) out(JSON.stringify(doc))
+      else for (const line of human()) out(line)
+    },
+    note: line => { if (!json) fullIo.err(line) }
   }
-  if (command !== 'node') throw new UsageError(`unknown command: ${command}`)
-  let genesis: Uint8Array | undefined
-  if (values.genesis !== undefined) {
-    try {
-      genesis = await readFile(values.genesis)
-    } catch (err) {
-      throw new UsageError(`--genesis: cannot read ${values.genesis} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-    }
-  }
-  const node = await MicrogridNode.start({
-    genesis,
-    dataDir: values.data,
-    ...(values.listen !== undefined ? { listen: values.listen } : {}),
-    bootstrap: values.bootstrap ?? [],
-    mdns: values['no-mdns'] !== true,
-    relay: values.relay === true,
-    webrtc: values.webrtc === true
-  })
-  out(`grid      ${gridIdText(node.ledger.gridId)}`)
-  out(`peer id   ${node.peerId}`)
-  for (const ma of node.multiaddrs) out(`listening ${ma.toString()}`)
-  out(`invite    ${node.invite()}`)
-  out(`state     ${node.ledger.state.decidedCount} ops, hash ${node.stateHash()}`)
-  for (const peer of values.peer ?? []) {
-    try {
-      out(`connected ${await node.connect(peer)}`)
-    } catch (err) {
-      out(`could not reach ${peer}: ${(err as Error).message}`)
-    }
-  }
-  node.on('sync:done', ({ peer, received }) => { if (received > 0) out(`synced    ${received} ops from ${peer}`) })
-  node.on('peer:bad', ({ peer, reason, banned }) => out(`${banned ? 'banned   ' : 'bad peer '} ${peer}: ${reason}`))
-  return node
+  const run = await spec.load()
+  return await run(ctx)
 }
 
-if (import.meta.main === true || process.argv[1]?.endsWith('cli.ts') === true) {
+/** Prints an error as the command line does: a sentence (and the usage) or, with --json, a JSON document. */
+export function reportError (err: unknown, args: string[], write: (line: string) => void): number {
+  const code = exitCodeOf(err)
+  const json = args.includes('--json')
+  const usageText = err instanceof UsageError ? commandUsage(err.command) : undefined
+  if (json) {
+    const doc = errorJson(err)
+    if (usageText !== undefined) doc.error.usage = usageText
+    write(JSON.stringify(doc))
+  } else {
+    const apiCode = err instanceof CliError && typeof err.extra?.status === 'number' ? ` (${err.code})` : ''
+    write(`microgrid: ${(err as Error)?.message ?? String(err)}${apiCode}`)
+    if (usageText !== undefined) write(usageText)
+  }
+  return code
+}
+
+if (import.meta.main === true || /(?:^|\/)cli\.ts$/.test(process.argv[1] ?? '')) {
   // Output piped into `head` and closed early is not an error of ours.
-  process.stdout.on('error', err => { if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0); else throw err })
+  process.stdout.on('error', err => { if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(EXIT.ok); else throw err })
+  const args = process.argv.slice(2)
   const print = (line: string): void => { process.stdout.write(line + '\n') }
-  main(process.argv.slice(2), print).then(node => {
-    if (node === undefined) return
-    const stop = (): void => { void node.stop().then(() => process.exit(0)) }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  }, err => {
-    process.stderr.write(`microgrid: ${(err as Error).message}\n`)
-    if (err instanceof UsageError) process.stderr.write(USAGE + '\n')
-    process.exit(err instanceof UsageError ? 2 : 1)
-  })
+  const fail = (err: unknown): void => {
+    process.exitCode = reportError(err, args, line => { process.stderr.write(line + '\n') })
+  }
+  main(args, print).then(running => {
+    if (running === undefined) return
+    let stopping = false
+    const stop = (signal: string): void => {
+      if (stopping) { process.stderr.write(`microgrid: ${signal} again, exiting now\n`); process.exit(EXIT.failed) }
+      stopping = true
+      if (!args.includes('--json')) process.stderr.write(`\nstopping  (${signal})\n`)
+      running.stop().then(() => process.exit(EXIT.ok), err => { fail(new CliError(`stopping: ${(err as Error).message}`)); process.exit(EXIT.failed) })
+    }
+    process.on('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+  }, fail)
 }
