@@ -11,7 +11,7 @@ import {
   CliError, NotRunningError, UsageError, decimal, decimalForm, flag, kwh, kwhToWh, money, optional, priceText, required, short, table, timeArg, when,
   type Context
 } from './common.ts'
-import { keyOfRole, readConfig, readRun, type NodeConfig } from './datadir.ts'
+import { keyOfRole, notInitialised, readConfigIfAny, readRun, type NodeConfig } from './datadir.ts'
 
 // ---------------------------------------------------------------------------------------------------
 // The API's JSON, as far as the commands read it (docs/API.md has it all)
@@ -78,29 +78,34 @@ interface PaymentJson { result: { paymentId: string, oracle: string, seq: number
  * one of this node's keys (`resident`, `utility`, …). Without one: the node's resident key (else its
  * first key).
  */
-function accountArg (ctx: Context, config: NodeConfig, value: string | undefined, what: string): string {
-  if (value === undefined) {
+function accountArg (ctx: Context, config: NodeConfig | undefined, value: string | undefined, what: string): string {
+  const v = value?.trim()
+  try {
+    if (v !== undefined && /^(?:web\+)?microgrid:/i.test(v)) return accountId(parseDeviceUri(v).account)
+    if (v !== undefined && /^mg1/i.test(v)) return accountId(parseAccountId(v.toLowerCase()))
+  } catch (err) {
+    throw new UsageError(`${what}: ${(err as Error).message}`, ctx.command)
+  }
+  if (v !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(v)) {
+    throw new UsageError(`${what}: ${JSON.stringify(v)} is not an account id (mg1…), a device link or a key name`, ctx.command)
+  }
+  // A key name, or the default key: they need the node's config.
+  if (config === undefined) throw notInitialised(ctx.dataDir)
+  if (v === undefined) {
     const own = keyOfRole(config, 'resident') ?? config.keys[0]
     if (own === undefined) throw new UsageError(`${what}: this node holds no key: name an account id`, ctx.command)
     return own.account
   }
-  const v = value.trim()
   const local = config.keys.find(k => k.name === v)
   if (local !== undefined) return local.account
-  try {
-    if (/^(?:web\+)?microgrid:/i.test(v)) return accountId(parseDeviceUri(v).account)
-    if (/^mg1/i.test(v)) return accountId(parseAccountId(v.toLowerCase()))
-  } catch (err) {
-    throw new UsageError(`${what}: ${(err as Error).message}`, ctx.command)
-  }
   throw new UsageError(`${what}: ${JSON.stringify(v)} is not an account id (mg1…), a device link or a key of this node (${config.keys.map(k => k.name).join(', ') || 'none'})`, ctx.command)
 }
 
 /** `--as <key name>`: one of this node's keys. */
-function asArg (ctx: Context, config: NodeConfig): { as?: string } {
+function asArg (ctx: Context, config: NodeConfig | undefined): { as?: string } {
   const as = optional(ctx, 'as')
   if (as === undefined) return {}
-  if (!config.keys.some(k => k.name === as)) {
+  if (config !== undefined && !config.keys.some(k => k.name === as)) {
     throw new UsageError(`--as: this node has no key named ${JSON.stringify(as)} (it has: ${config.keys.map(k => k.name).join(', ') || 'none'})`, ctx.command)
   }
   return { as }
@@ -185,7 +190,7 @@ export async function accounts (ctx: Context): Promise<undefined> {
 }
 
 export async function account (ctx: Context): Promise<undefined> {
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const id = accountArg(ctx, config, ctx.positionals[0], 'account')
   const api = await connect(ctx)
   const a = await accountOrEmpty(api, id)
@@ -205,7 +210,7 @@ export async function account (ctx: Context): Promise<undefined> {
 }
 
 export async function balance (ctx: Context): Promise<undefined> {
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const id = accountArg(ctx, config, ctx.positionals[0], 'account')
   const api = await connect(ctx)
   const a = await accountOrEmpty(api, id)
@@ -233,7 +238,7 @@ function detail (e: HistoryEntry, me: string): string {
 }
 
 export async function history (ctx: Context): Promise<undefined> {
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const id = accountArg(ctx, config, ctx.positionals[0], 'account')
   const limit = limitArg(ctx)
   const before = optional(ctx, 'before')
@@ -273,7 +278,7 @@ export async function devices (ctx: Context): Promise<undefined> {
 }
 
 export async function qr (ctx: Context): Promise<undefined> {
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const id = accountArg(ctx, config, ctx.positionals[0], 'device')
   const svg = optional(ctx, 'svg')
   const api = await connect(ctx)
@@ -300,7 +305,7 @@ function csvField (v: string | number | null): string {
 export const CSV_COLUMNS = ['time', 'ts', 'id', 'kind', 'author', 'seq', 'status', 'delta_wh', 'balance_wh', 'counterparty', 'contract', 'body'] as const
 
 export async function exportCsv (ctx: Context): Promise<undefined> {
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const id = accountArg(ctx, config, ctx.positionals[0], 'account')
   const file = required(ctx, 'csv', 'file')
   const api = await connect(ctx)
@@ -345,7 +350,7 @@ function opLine (r: OpResultJson): string {
 }
 
 export async function buy (ctx: Context): Promise<undefined> {
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const seller = accountArg(ctx, config, required(ctx, 'seller', 'account id'), '--seller')
   const amountText = required(ctx, 'amount', 'dollars')
   decimalForm(amountText, '--amount', ctx.command) // the currency's decimals are checked below
@@ -366,7 +371,7 @@ export async function buy (ctx: Context): Promise<undefined> {
 }
 
 export async function fund (ctx: Context): Promise<undefined> {
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const device = accountArg(ctx, config, ctx.positionals[0], 'device')
   const wh = kwhToWh(required(ctx, 'kwh', 'kWh'), '--kwh', ctx.command)
   const fromText = optional(ctx, 'from')
@@ -389,7 +394,7 @@ export async function fund (ctx: Context): Promise<undefined> {
 }
 
 export async function price (ctx: Context): Promise<undefined> {
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const perMWh = (name: string): number | undefined => {
     const v = optional(ctx, name)
     return v === undefined ? undefined : decimal(v, 3, `--${name} (minor units per kWh)`, ctx.command)
@@ -397,9 +402,9 @@ export async function price (ctx: Context): Promise<undefined> {
   const wholesale = perMWh('wholesale')
   const retail = perMWh('retail')
   const as = asArg(ctx, config)
+  if (wholesale === undefined && retail === undefined && as.as !== undefined) throw new UsageError('--as applies when setting a price (--wholesale, --retail)', ctx.command)
   const api = await connect(ctx)
   if (wholesale === undefined && retail === undefined) {
-    if (as.as !== undefined) throw new UsageError('--as applies when setting a price (--wholesale, --retail)', ctx.command)
     const res = await api.get<{ currency: Currency, sellers: Array<{ account: string, role: string, label: string | null, wholesale: Price | null, retail: Price | null }> }>('/prices')
     ctx.result(res, () => res.sellers.length === 0
       ? ['no producers or utilities registered']
@@ -433,7 +438,7 @@ export async function register (ctx: Context): Promise<undefined> {
       throw new UsageError(`--${name} does not apply to register ${what} (it takes ${REGISTER_OPTIONS[what].map(o => `--${o}`).join(', ')})`, ctx.command)
     }
   }
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const label = required(ctx, 'label', 'text')
   let body: Record<string, unknown>
   if (what === 'producer') {
@@ -475,7 +480,7 @@ export async function register (ctx: Context): Promise<undefined> {
 }
 
 export async function pay (ctx: Context): Promise<undefined> {
-  const config = await readConfig(ctx.dataDir)
+  const config = await readConfigIfAny(ctx.dataDir)
   const payer = accountArg(ctx, config, required(ctx, 'payer', 'account id'), '--payer')
   const payee = accountArg(ctx, config, required(ctx, 'payee', 'account id'), '--payee')
   const contract = contractArg(ctx, optional(ctx, 'contract'))

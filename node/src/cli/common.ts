@@ -5,6 +5,7 @@
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { MicrogridNode } from '../node.ts'
 
 // ---------------------------------------------------------------------------------------------------
@@ -183,6 +184,17 @@ export function flag (ctx: Context, name: string): boolean {
 export function list (ctx: Context, name: string): string[] {
   const v = ctx.values[name]
   return Array.isArray(v) ? v : []
+}
+
+/** A multiaddr argument (naming a peer with /p2p/ when `needsPeer`), or a UsageError. */
+export function checkMultiaddr (text: string, what: string, command: string, needsPeer: boolean): string {
+  try {
+    const ma = multiaddr(text)
+    if (needsPeer && ma.getComponents().find(c => c.name === 'p2p') === undefined) throw new Error('no /p2p/<peer id>')
+  } catch (err) {
+    throw new UsageError(`${what}: ${JSON.stringify(text)} is not a multiaddr${needsPeer ? ' naming a peer' : ''} (${(err as Error).message})`, command)
+  }
+  return text
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ export function paths (dataDir: string): { config: string, keys: string, genesis
   }
 }
 
-const notInitialised = (dataDir: string): CliError =>
+export const notInitialised = (dataDir: string): CliError =>
   new CliError(`no node in ${dataDir}: run \`microgrid init --data ${dataDir}\` first`, { code: 'not-initialised' })
 
 function bad (file: string, field: string, problem: string): CliError {
@@ -113,6 +113,16 @@ export async function readConfig (dataDir: string): Promise<NodeConfig> {
     }
   })
   return c
+}
+
+/** config.json, or undefined when the directory is not initialised (commands check their arguments first). */
+export async function readConfigIfAny (dataDir: string): Promise<NodeConfig | undefined> {
+  try {
+    return await readConfig(dataDir)
+  } catch (err) {
+    if (err instanceof CliError && err.code === 'not-initialised') return undefined
+    throw err
+  }
 }
 
 /** Writes config.json atomically, readable by its owner only (it holds the API token). */

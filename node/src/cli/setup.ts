@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto'
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { renderUnicodeCompact } from 'uqr'
 import {
   MIN_BEACON_INTERVAL_MS, PROTOCOL_VERSION, accountId, compareBytes, gridIdText, parseAccountId, policyOf, signOp,
@@ -15,7 +14,7 @@ import { loadOrCreatePeerKey } from '../identity.ts'
 import { KeyRing } from '../keys.ts'
 import { LIGHT_SCRYPT, STANDARD_SCRYPT, writeFileAtomic } from '../keystore.ts'
 import {
-  CliError, UsageError, duration, flag, hours, list, optional, required, type Context
+  CliError, UsageError, checkMultiaddr, duration, flag, hours, list, optional, required, type Context
 } from './common.ts'
 import {
   DEFAULT_API_PORT, DEFAULT_LISTEN, KEY_ROLES, decodeGenesis, keyOfRole, passphrase, passphraseError, paths, readConfig, readGenesis,
@@ -32,16 +31,6 @@ function roleOf (text: string, command: string): KeyRole {
     throw new UsageError(`unknown key role ${JSON.stringify(role)}: expected ${KEY_ROLES.join(', ')}`, command)
   }
   return role as KeyRole
-}
-
-function checkMultiaddr (text: string, what: string, command: string, needsPeer: boolean): string {
-  try {
-    const ma = multiaddr(text)
-    if (needsPeer && ma.getComponents().find(c => c.name === 'p2p') === undefined) throw new Error('no /p2p/<peer id>')
-  } catch (err) {
-    throw new UsageError(`${what}: ${JSON.stringify(text)} is not a multiaddr${needsPeer ? ' naming a peer' : ''} (${(err as Error).message})`, command)
-  }
-  return text
 }
 
 function port (text: string, what: string, command: string): number {

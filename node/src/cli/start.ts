@@ -7,10 +7,11 @@ import { renderUnicodeCompact } from 'uqr'
 import { accountId, bytesEqual, gridIdText, type OpSigner } from '@microgrid/protocol'
 import { createApi, serveApi, type ServedApi } from '../api/index.ts'
 import { beaconService, type BeaconService } from '../beacons.ts'
+import { parseInvite } from '../invite.ts'
 import { MicrogridNode } from '../node.ts'
 import { paymentGateway, type PaymentGateway } from '../payments.ts'
 import { settlementService, type SettlementService } from '../settlement.ts'
-import { CliError, UsageError, flag, list, optional, type Context, type Running } from './common.ts'
+import { CliError, UsageError, checkMultiaddr, flag, list, optional, type Context, type Running } from './common.ts'
 import { passphrase, paths, readConfig, readRun, removeRun, requireGenesis, unlockKeys, writeRun, type KeyConfig } from './datadir.ts'
 import { syncProgress, type SyncProgress } from './progress.ts'
 
@@ -21,6 +22,15 @@ export async function start (ctx: Context): Promise<Running> {
   const portText = optional(ctx, 'api-port')
   if (portText !== undefined && (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)) {
     throw new UsageError(`--api-port: expected a port 0-65535, got ${JSON.stringify(portText)}`, ctx.command)
+  }
+  for (const a of list(ctx, 'listen')) checkMultiaddr(a, '--listen', ctx.command, false)
+  for (const a of list(ctx, 'bootstrap')) checkMultiaddr(a, '--bootstrap', ctx.command, true)
+  for (const p of list(ctx, 'peer')) {
+    try {
+      parseInvite(p)
+    } catch (err) {
+      throw new UsageError(`--peer: ${(err as Error).message}`, ctx.command)
+    }
   }
   const dir = ctx.dataDir
   const config = await readConfig(dir)
