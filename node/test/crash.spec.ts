@@ -135,6 +135,8 @@ it('every op acknowledged before a kill -9 is there after it, and the node catch
     for (; published < slice.length; published++) {
       expect((await publisher.submit(slice[published]!)).status).toBe('applied')
       if (published % 10 === 9) await sleep(2) // a steady stream, not one burst
+      // Never far ahead of the child (a loaded machine slows it): the kill must land mid-stream.
+      while (!killing && published - (victim.acks.length - before) > 40) await sleep(2)
     }
     await waitFor(`the kill in run ${round}`, () => victim.proc.exitCode !== null || victim.proc.signalCode !== null)
     await victim.closed
