@@ -24,7 +24,9 @@ export function positionSeq (position: number): number {
   return position % RECEIPT_SPAN
 }
 
-const CONTRACTS: readonly SaleContract[] = ['wholesale-seller', 'retail-seller']
+/** The sale contracts, as receipts and snapshots number them. */
+export const SALE_CONTRACTS: readonly SaleContract[] = ['wholesale-seller', 'retail-seller']
+const CONTRACTS = SALE_CONTRACTS
 const SEED = (globalThis.crypto?.getRandomValues(new Uint32Array(1))[0] ?? 0x811c9dc5) | 0
 
 /** Seeded FNV-1a over the string's code units. */
@@ -127,6 +129,33 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
 
   /** Adds (or replaces) the receipt at `position`. */
   set (position: number, r: Receipt): this {
+    const contract = CONTRACTS.indexOf(r.contract)
+    if (contract < 0) throw new RangeError(`a receipt for ${r.contract}`)
+    this.add(position, r.payer, r.payee, contract, r.amount, r.price, r.paymentId)
+    return this
+  }
+
+  /** Room for `n` receipts in all, and for seqs below `seqs` of each oracle chain (before loading many). */
+  reserve (n: number, seqs: ReadonlyMap<number, number>): void {
+    this.#payer = grown(this.#payer, n)
+    this.#payee = grown(this.#payee, n)
+    this.#contract = grown(this.#contract, n)
+    this.#amount = grown(this.#amount, n)
+    this.#price = grown(this.#price, n)
+    this.#position = grown(this.#position, n)
+    this.#nextSame = grown(this.#nextSame, n)
+    let size = this.#byId.length
+    while (size < 2 * n) size *= 2
+    if (size > this.#byId.length) this.#rehash(size)
+    for (const [oracle, length] of seqs) {
+      const o = this.#bySeq(oracle)
+      o.slot = grown(o.slot, length)
+      o.settledBy = grown(o.settledBy, length)
+    }
+  }
+
+  /** Adds (or replaces) the receipt at `position`, given its fields (`contract` as an index of the sale contracts). */
+  add (position: number, payer: number, payee: number, contract: number, amount: number, price: number | null, paymentId: string): void {
     if (this.#slotOf(position) >= 0) this.delete(position)
     const slot = this.#free.length > 0 ? this.#free.pop() as number : this.#slots++
     if (slot >= this.#payer.length) {
@@ -139,13 +168,13 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
       this.#position = grown(this.#position, n)
       this.#nextSame = grown(this.#nextSame, n)
     }
-    this.#payer[slot] = r.payer
-    this.#payee[slot] = r.payee
-    this.#contract[slot] = CONTRACTS.indexOf(r.contract)
-    this.#amount[slot] = r.amount
-    this.#price[slot] = r.price ?? Number.NaN
+    this.#payer[slot] = payer
+    this.#payee[slot] = payee
+    this.#contract[slot] = contract
+    this.#amount[slot] = amount
+    this.#price[slot] = price ?? Number.NaN
     this.#position[slot] = position
-    this.#paymentId[slot] = r.paymentId
+    this.#paymentId[slot] = paymentId
     const o = this.#bySeq(positionChain(position))
     const seq = positionSeq(position)
     if (seq >= o.slot.length) {
@@ -155,7 +184,6 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
     o.slot[seq] = slot + 1
     this.#size++
     this.#index(slot)
-    return this
   }
 
   delete (position: number): boolean {

@@ -25,8 +25,8 @@ import {
 import { Chain } from './chain.ts'
 import { DeviceFunds } from './credits.ts'
 import type { Equivocation } from './forks.ts'
-import { positionChain, positionSeq, receiptPosition, ReceiptStore } from './receipts.ts'
-import { LedgerState, type LedgerStateParts, type LedgerStatePartsView, type Receipt, type Registration, type Role } from './state.ts'
+import { positionChain, positionSeq, receiptPosition, ReceiptStore, SALE_CONTRACTS as CONTRACTS } from './receipts.ts'
+import { LedgerState, type LedgerStateParts, type LedgerStatePartsView, type Registration, type Role } from './state.ts'
 import { opKey } from './storage.ts'
 
 /** The layout version this code writes and reads. */
@@ -57,7 +57,6 @@ const BOM = 0x01020304
 const END = 0x454e4421
 const ROLES: readonly Role[] = ['producer', 'generation-meter', 'consumer', 'utility']
 const BODY_ROLES = ['producer', 'consumer', 'utility'] as const
-const CONTRACTS = ['wholesale-seller', 'retail-seller'] as const
 const HOST_LE = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
 const NULL = -1
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
@@ -675,12 +674,14 @@ const receipts: Section = {
     const payee = r.u32s(m)
     const contract = r.u8s(m)
     const figures = r.f64s(2 * m)
+    const store = s.parts.receipts
+    const seqs = new Map<number, number>()
+    for (const idx of new Set(oracle)) seqs.set(idx, chainAt(s, idx).length)
+    store.reserve(m, seqs)
     for (let i = 0; i < m; i++) {
-      const c = CONTRACTS[contract[i] as number]
-      if (c === undefined) throw new SnapshotError('snapshot: receipt contract')
+      if (CONTRACTS[contract[i] as number] === undefined) throw new SnapshotError('snapshot: receipt contract')
       const price = figures[2 * i + 1] as number
-      const receipt: Receipt = { payer: payer[i] as number, payee: payee[i] as number, contract: c, amount: int(figures[2 * i] as number), paymentId: r.str(), price: price === NULL ? null : int(price) }
-      s.parts.receipts.set(receiptPosition(oracle[i] as number, seq[i] as number), receipt)
+      store.add(receiptPosition(oracle[i] as number, seq[i] as number), payer[i] as number, payee[i] as number, contract[i] as number, figures[2 * i] as number, price === NULL ? null : price, r.str())
     }
   }
 }
