@@ -335,4 +335,12 @@ describe('receipts, registrations, prices and freezes', () => {
     expectRejected(isl.emit(isl.utility, 'unfreeze', { account: isl.residents[0]!.publicKey, seq: 0 }), 'not-registrar')
     expectApplied(isl.emit(isl.registrar, 'unfreeze', { account: isl.residents[0]!.publicKey, seq: 0 }))
   })
+
+  it('takes time beacons only from a registrar or an oracle of the genesis', () => {
+    const isl = island()
+    expectRejected(isl.emit(isl.utility, 'beacon', {}), 'not-authority')
+    expectRejected(isl.emit(isl.producers[0]!.meter, 'beacon', {}), 'not-authority')
+    expectApplied(isl.emit(isl.registrar, 'beacon', {}))
+    expectApplied(isl.emit(isl.oracle, 'beacon', {}))
+  })
 })
