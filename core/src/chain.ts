@@ -5,6 +5,7 @@
  */
 import type { PublicKey, OpId } from '@microgrid/protocol'
 import { CreditBook, type CreditList, type DeviceFunds, type FunderAccount, type WindowFunds } from './credits.ts'
+import { IntMap, IntSet } from './int-map.ts'
 
 export const OpStatus = { accepted: 1, rejected: 2 } as const
 
@@ -60,7 +61,7 @@ export class Chain implements ChainView {
   /** ts of each decided op, kept only for the grid's authorities (registrars, oracles): witnessed time. */
   tsAt: Float64Array | null = null
   /** Highest seq of each other chain this chain has declared in deps. */
-  readonly frontier = new Map<number, number>()
+  readonly frontier = new IntMap()
   /** The latest authority ts inside this chain's causal past (beacons, registrations, receipts). */
   witnessed = 0
   /** Global balance: every accepted credit minus everything that left the account. */
@@ -81,7 +82,7 @@ export class Chain implements ChainView {
   /** Credits this chain gave to others, by credited account. */
   readonly credits = new CreditBook()
   /** Chains that credited this account: where its next debit should look for deps. */
-  readonly creditors = new Set<number>()
+  readonly creditors = new IntSet()
   /** Payment ids this seller settled, whichever oracle attested them. */
   settledIds: ReadonlyMap<string, number> | null = null
   /** The seq of the first fork not lifted by a registrar: ops above it are frozen. */

@@ -412,12 +412,20 @@ const frontiers: Section = {
     const others = r.u32s()
     const seqs = r.f64s(others.length)
     let e = 0
-    for (const c of s.chains) for (let end = e + (counts[c.idx] as number); e < end; e++) c.frontier.set(others[e] as number, int(seqs[e] as number))
+    for (const c of s.chains) {
+      const n = counts[c.idx] as number
+      c.frontier.reserve(n)
+      for (let end = e + n; e < end; e++) c.frontier.set(others[e] as number, seqs[e] as number)
+    }
     if (e !== others.length) throw new SnapshotError('snapshot: frontiers do not add up')
     const creditorCounts = readCounts(r, s)
     const creditors = r.u32s()
     e = 0
-    for (const c of s.chains) for (let end = e + (creditorCounts[c.idx] as number); e < end; e++) c.creditors.add(creditors[e] as number)
+    for (const c of s.chains) {
+      const n = creditorCounts[c.idx] as number
+      c.creditors.reserve(n)
+      for (let end = e + n; e < end; e++) c.creditors.add(creditors[e] as number)
+    }
     if (e !== creditors.length) throw new SnapshotError('snapshot: creditors do not add up')
   }
 }
