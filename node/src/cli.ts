@@ -10,6 +10,8 @@
  * Every command takes --data <dir>, --json and --help. Exit codes: 0 ok, 1 failed or refused, 2 usage
  * error, 3 node not running or unreachable. The commands live in cli/ and load only what they use.
  */
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import {
   CliError, COMMON_OPTIONS, DEFAULT_DATA_DIR, EXIT, UsageError, errorJson, exitCodeOf, expandHome, parseCommand, processIo,
   type CliIo, type CommandSpec, type Context, type Running
@@ -160,7 +162,17 @@ export function reportError (err: unknown, args: string[], write: (line: string)
   return code
 }
 
-if (import.meta.main === true || /(?:^|\/)cli\.ts$/.test(process.argv[1] ?? '')) {
+/** Whether this file is the program node runs (directly, or through the `microgrid` bin link). */
+function invoked (): boolean {
+  if (import.meta.main === true) return true
+  try {
+    return realpathSync(process.argv[1] ?? '') === fileURLToPath(import.meta.url)
+  } catch {
+    return false
+  }
+}
+
+if (invoked()) {
   // Output piped into `head` and closed early is not an error of ours.
   process.stdout.on('error', err => { if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(EXIT.ok); else throw err })
   const args = process.argv.slice(2)

@@ -223,17 +223,17 @@ export async function balance (ctx: Context): Promise<undefined> {
 /** A history entry in words: what it did and with whom. */
 function detail (e: HistoryEntry, me: string): string {
   const b = e.body
+  const id = (v: unknown): string => short(String(v))
   switch (e.kind) {
     case 'transfer': {
-      const to = String(b.to)
       const window = b.window as { from: number, until: number } | null
       const w = window !== null && window !== undefined ? ` window ${when(window.from)} – ${when(window.until)}` : ''
-      return `${String(b.contract)} ${e.author === me ? `to ${to}` : `from ${e.author}`}${w}`
+      return `${String(b.contract)} ${e.author === me ? `to ${id(b.to)}` : `from ${id(e.author)}`}${w}`
     }
-    case 'receipt': return `payment ${String(b.paymentId)}: ${String(b.payer)} paid ${String(b.payee)} ${String(b.amount)} minor units (${String(b.contract)})`
+    case 'receipt': return `payment ${String(b.paymentId)}: ${id(b.payer)} paid ${id(b.payee)} ${String(b.amount)} minor units (${String(b.contract)})`
     case 'register': return `registered as ${String(b.role)}${b.label !== undefined ? ` "${String(b.label)}"` : ''}`
-    case 'mint': case 'burn': return `${e.kind} by ${e.author}`
-    default: return e.author === me ? '' : `by ${e.author}`
+    case 'mint': case 'burn': return `${e.kind} by ${id(e.author)}`
+    default: return e.author === me ? '' : `by ${id(e.author)}`
   }
 }
 

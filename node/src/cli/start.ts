@@ -18,6 +18,15 @@ import { syncProgress, type SyncProgress } from './progress.ts'
 /** The environment variable with the Stripe webhook signing secrets, comma-separated. */
 export const STRIPE_SECRETS_ENV = 'MICROGRID_STRIPE_SECRETS'
 
+async function answers (url: string): Promise<boolean> {
+  try {
+    await fetch(`${url}/api/v1/status`, { signal: AbortSignal.timeout(3_000) })
+    return true
+  } catch {
+    return false
+  }
+}
+
 export async function start (ctx: Context): Promise<Running> {
   const portText = optional(ctx, 'api-port')
   if (portText !== undefined && (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)) {
@@ -36,7 +45,8 @@ export async function start (ctx: Context): Promise<Running> {
   const config = await readConfig(dir)
   const genesis = await requireGenesis(dir)
   const already = await readRun(dir)
-  if (already !== undefined) {
+  // Its pid is alive: a node, unless the pid was reused and nothing answers at its URL any more.
+  if (already !== undefined && await answers(already.url)) {
     throw new CliError(`the node of ${dir} is already running (pid ${already.pid}, API ${already.url})`, { code: 'already-running' })
   }
   const stripeSecrets = (ctx.io.env[STRIPE_SECRETS_ENV] ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
