@@ -30,6 +30,8 @@ export interface SyncProgressOptions {
 export interface SyncProgress {
   /** Syncs shown so far. */
   readonly syncs: number
+  /** Clears the bar's line so that another line can be printed (the next tick redraws it). */
+  clear: () => void
   stop: () => void
 }
 
@@ -110,6 +112,7 @@ export function syncProgress (node: MicrogridNode, options: SyncProgressOptions)
   timer.unref()
   return {
     get syncs () { return syncs },
+    clear,
     stop: () => {
       clearInterval(timer)
       offOp()

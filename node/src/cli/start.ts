@@ -57,6 +57,9 @@ export async function start (ctx: Context): Promise<Running> {
   const lan = flag(ctx, 'lan') || config.api.lan
   const host = optional(ctx, 'api-host') ?? (flag(ctx, 'lan') && !config.api.lan ? '0.0.0.0' : config.api.host)
   const port = portText !== undefined ? Number(portText) : config.api.port
+  let progress: SyncProgress | undefined
+  // Lines on stderr clear the progress bar's line first (it is redrawn on the next tick).
+  const note = (line: string): void => { progress?.clear(); ctx.note(line) }
   let node: MicrogridNode
   try {
     node = await MicrogridNode.start({
@@ -81,15 +84,15 @@ export async function start (ctx: Context): Promise<Running> {
     const isRegistrar = (k: KeyConfig): boolean => g.registrars.some(r => bytesEqual(r, signerOf(k).publicKey))
     const isOracle = (k: KeyConfig): boolean => g.oracles.some(o => bytesEqual(o, signerOf(k).publicKey))
     for (const k of config.keys) {
-      if (k.role === 'registrar' && !isRegistrar(k)) ctx.note(`warning   key "${k.name}" is not a registrar of this grid: it cannot register or publish beacons`)
-      if (k.role === 'oracle' && !isOracle(k)) ctx.note(`warning   key "${k.name}" is not a payment oracle of this grid: no payments here`)
+      if (k.role === 'registrar' && !isRegistrar(k)) note(`warning   key "${k.name}" is not a registrar of this grid: it cannot register or publish beacons`)
+      if (k.role === 'oracle' && !isOracle(k)) note(`warning   key "${k.name}" is not a payment oracle of this grid: no payments here`)
     }
 
     // Beacons: one authority key is enough (any registrar's or oracle's beacon witnesses the time).
     const beaconKey = config.keys.find(k => k.role === 'registrar' && isRegistrar(k)) ?? config.keys.find(k => k.role === 'oracle' && isOracle(k))
     let beacons: BeaconService | undefined
     if (beaconKey !== undefined) {
-      beacons = beaconService({ node, signer: signerOf(beaconKey), onError: err => ctx.note(`beacon    failed: ${(err as Error).message}`) })
+      beacons = beaconService({ node, signer: signerOf(beaconKey), onError: err => note(`beacon    failed: ${(err as Error).message}`) })
       stops.push(async () => await beacons?.stop())
     }
     const oracleKey = config.keys.find(k => k.role === 'oracle' && isOracle(k))
@@ -98,7 +101,7 @@ export async function start (ctx: Context): Promise<Running> {
       gateway = paymentGateway({ node, oracle: signerOf(oracleKey), currency: g.currency, ...(stripeSecrets.length > 0 ? { stripe: { secrets: stripeSecrets } } : {}) })
       stops.push(async () => await gateway?.stop())
     } else if (stripeSecrets.length > 0) {
-      ctx.note(`warning   ${STRIPE_SECRETS_ENV} is set but this node holds no oracle key of the grid: no Stripe webhooks here`)
+      note(`warning   ${STRIPE_SECRETS_ENV} is set but this node holds no oracle key of the grid: no Stripe webhooks here`)
     }
     const sellerKeys = config.keys.filter(k => k.role === 'utility' || k.role === 'producer')
     let settlement: SettlementService | undefined
@@ -106,8 +109,8 @@ export async function start (ctx: Context): Promise<Running> {
       settlement = settlementService({
         node,
         sellers: sellerKeys.map(signerOf),
-        onSale: sale => ctx.note(`sold      ${sale.wh} Wh by ${accountId(sale.seller)} for payment ${sale.paymentId}: ${sale.result.status}`),
-        onError: err => ctx.note(`settle    failed: ${(err as Error).message} (tried again later)`)
+        onSale: sale => note(`sold      ${sale.wh} Wh by ${accountId(sale.seller)} for payment ${sale.paymentId}: ${sale.result.status}`),
+        onError: err => note(`settle    failed: ${(err as Error).message} (tried again later)`)
       })
       stops.push(async () => await settlement?.stop())
     }
@@ -126,12 +129,11 @@ export async function start (ctx: Context): Promise<Running> {
     })
     stops.push(async () => await removeRun(dir))
 
-    let progress: SyncProgress | undefined
     if (!ctx.json) {
       progress = syncProgress(node, { tty: ctx.io.errIsTTY, write: ctx.io.errRaw, line: ctx.io.err })
       stops.push(() => progress?.stop())
     }
-    node.on('peer:bad', ({ peer, reason, banned }) => ctx.note(`${banned ? 'banned   ' : 'bad peer '} ${peer}: ${reason}`))
+    node.on('peer:bad', ({ peer, reason, banned }) => note(`${banned ? 'banned   ' : 'bad peer '} ${peer}: ${reason}`))
 
     const connected: string[] = []
     const failed: Array<{ peer: string, error: string }> = []
