@@ -105,6 +105,12 @@ export class LedgerState {
   /** The chain index of every decided op (the genesis excluded), in the order decided. */
   #order = new Uint32Array(1024)
   #orderLength = 0
+  /**
+   * Where each chain's first entry is in the decision log (-1 for none), so deciding a few chains
+   * again passes over the log from the earliest of them only (a fork of a new key: its last entries).
+   * Made at the first rewind, kept after.
+   */
+  #firstLog: Int32Array | null = null
   minted = 0
   burned = 0
   readonly #view: View
@@ -541,6 +547,11 @@ export class LedgerState {
       grown.set(this.#order)
       this.#order = grown
     }
+    const first = this.#firstLog
+    if (first !== null) {
+      if (chain >= first.length) this.#firstLog = growFirst(first, chain + 1)
+      if ((this.#firstLog as Int32Array)[chain] === -1) (this.#firstLog as Int32Array)[chain] = this.#orderLength
+    }
     this.#order[this.#orderLength++] = chain
   }
 
@@ -675,10 +686,22 @@ export class LedgerState {
   #replayPrefixes (affected: ReadonlySet<number>, prefix: ReadonlyMap<number, Array<[string, number]>>, byId: ReadonlyMap<number, ReadonlyMap<string, DecodedOp>>): void {
     const next = new Map<number, number>()
     const order = this.#order
-    let w = 0
-    for (let r = 0; r < this.#orderLength; r++) {
+    const first = this.#firstLogs()
+    // Nothing before the first entry of an affected chain moves.
+    let start = this.#orderLength
+    for (const c of affected) {
+      const at = c < first.length ? first[c] as number : -1
+      if (at >= 0 && at < start) start = at
+    }
+    for (const c of affected) if (c < first.length) first[c] = -1
+    let w = start
+    for (let r = start; r < this.#orderLength; r++) {
       const c = order[r] as number
-      if (!affected.has(c)) { order[w++] = c; continue }
+      if (!affected.has(c)) {
+        if (first[c] === r) first[c] = w
+        order[w++] = c
+        continue
+      }
       const i = next.get(c) ?? 0
       next.set(c, i + 1)
       const keep = prefix.get(c) as Array<[string, number]>
@@ -690,9 +713,22 @@ export class LedgerState {
       if ((again.status === 'applied' ? OpStatus.accepted : OpStatus.rejected) !== status) {
         throw new RewindError(`the op ${id} was decided otherwise the second time: ${again.status}`)
       }
+      if (first[c] === -1) first[c] = w
       order[w++] = c
     }
     this.#orderLength = w
+  }
+
+  /** Where each chain's first entry is in the decision log (made from the log the first time). */
+  #firstLogs (): Int32Array {
+    if (this.#firstLog !== null && this.#firstLog.length >= this.#chains.length) return this.#firstLog
+    if (this.#firstLog !== null) return (this.#firstLog = growFirst(this.#firstLog, this.#chains.length))
+    const first = new Int32Array(Math.max(16, this.#chains.length)).fill(-1)
+    for (let i = 0; i < this.#orderLength; i++) {
+      const c = this.#order[i] as number
+      if (first[c] === -1) first[c] = i
+    }
+    return (this.#firstLog = first)
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -956,6 +992,13 @@ export interface LedgerStateParts {
 }
 
 export type { CreditList }
+
+/** `first` with room for `n` chains, the new ones without log entries (-1). */
+function growFirst (first: Int32Array, n: number): Int32Array {
+  const grown = new Int32Array(Math.max(n, first.length + (first.length >>> 1))).fill(-1)
+  grown.set(first)
+  return grown
+}
 
 /** Ids compare bytewise: the lower id stands at a fork and among concurrent registrations. */
 function compareIds (a: Uint8Array, b: Uint8Array): number {
