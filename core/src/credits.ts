@@ -420,6 +420,17 @@ export class DeviceFunds {
     a[slot * ACCOUNT + column] = (a[slot * ACCOUNT + column] as number) + wh
   }
 
+  /** Room for `n` funders (before loading a snapshot's). */
+  reserve (n: number): void {
+    if (n <= this.#funder.length) return
+    const ids = new Int32Array(n)
+    ids.set(this.#funder.subarray(0, this.#n))
+    this.#funder = ids
+    const account = new Float64Array(n * ACCOUNT)
+    account.set(this.#account.subarray(0, this.#n * ACCOUNT))
+    this.#account = account
+  }
+
   /** Restores a funder's account as it was (a snapshot's). */
   load (funder: number, put: number, burned: number, returned: number, general: number): void {
     const slot = this.#slot(funder)

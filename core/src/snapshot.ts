@@ -475,6 +475,7 @@ const funds: Section = {
     let x = 0
     devices.forEach((idx, i) => {
       const funds = chainAt(s, idx).funds = new DeviceFunds()
+      funds.reserve(funderCounts[i] as number)
       for (let end = f + (funderCounts[i] as number); f < end; f++) {
         funds.load(funders[f] as number, accounts[4 * f] as number, accounts[4 * f + 1] as number, accounts[4 * f + 2] as number, accounts[4 * f + 3] as number)
       }
