@@ -335,6 +335,7 @@ const chains: Section = {
   read (r, s) {
     const n = r.u32()
     const keys = r.bytes(n * 33)
+    const allKeys = keys.slice()
     const lengths = r.u32s(n)
     const width = SCALARS.length + 2
     const scalars = r.f64s(n * width)
@@ -344,15 +345,14 @@ const chains: Section = {
     const status = r.bytes(ops)
     let at = 0
     for (let i = 0; i < n; i++) {
-      const key = keys.slice(i * 33, i * 33 + 33)
+      // Keys are views of one copy of them all (a buffer per key would cost ten times the key).
+      const key = allKeys.subarray(i * 33, i * 33 + 33)
       const c = new Chain(i, key, toHex(key))
       const length = lengths[i] as number
       // Room for a few more ops only: a chain that grows copies its ids once, instead of every chain
       // keeping an eighth more than it holds.
-      const capacity = length + 4
-      c.ids = new Uint8Array(capacity * 32)
+      c.reserve(length + 4)
       c.ids.set(ids.subarray(at * 32, (at + length) * 32))
-      c.status = new Uint8Array(capacity)
       c.status.set(status.subarray(at, at + length))
       c.length = length
       at += length
