@@ -336,6 +336,44 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
     }
   }
 
+  /** Every settlement, by seller (chain index): the positions settled, in position order (one pass). */
+  settlementsBySeller (): Map<number, number[]> {
+    const out = new Map<number, number[]>()
+    for (const oracle of [...this.#oracles.keys()].sort((a, b) => a - b)) {
+      const by = (this.#oracles.get(oracle) as BySeq).settledBy
+      for (let s = 0; s < by.length; s++) {
+        const seller = (by[s] as number) - 1
+        if (seller < 0) continue
+        let list = out.get(seller)
+        if (list === undefined) out.set(seller, list = [])
+        list.push(receiptPosition(oracle, s))
+      }
+    }
+    return out
+  }
+
+  /** Every receipt's fields, in position order, as columns (for snapshots: no `Receipt` object each). */
+  columns (): { oracle: number[], seq: number[], payer: number[], payee: number[], contract: number[], amount: number[], price: Array<number | null>, paymentId: string[] } {
+    const out = { oracle: [] as number[], seq: [] as number[], payer: [] as number[], payee: [] as number[], contract: [] as number[], amount: [] as number[], price: [] as Array<number | null>, paymentId: [] as string[] }
+    for (const oracle of [...this.#oracles.keys()].sort((a, b) => a - b)) {
+      const slots = (this.#oracles.get(oracle) as BySeq).slot
+      for (let s = 0; s < slots.length; s++) {
+        const slot = (slots[s] as number) - 1
+        if (slot < 0) continue
+        const price = this.#price[slot] as number
+        out.oracle.push(oracle)
+        out.seq.push(s)
+        out.payer.push(this.#payer[slot] as number)
+        out.payee.push(this.#payee[slot] as number)
+        out.contract.push(this.#contract[slot] as number)
+        out.amount.push(this.#amount[slot] as number)
+        out.price.push(Number.isNaN(price) ? null : price)
+        out.paymentId.push(this.#paymentId[slot] as string)
+      }
+    }
+    return out
+  }
+
   /** The payment ids `seller` settled, with the position of the receipt each settled: a map to read. */
   settledView (seller: number): SettledIds {
     return new SettledIds(this, seller)

@@ -25,7 +25,7 @@ import {
 import { Chain } from './chain.ts'
 import { DeviceFunds } from './credits.ts'
 import type { Equivocation } from './forks.ts'
-import { positionChain, positionSeq, receiptPosition, ReceiptStore, SALE_CONTRACTS as CONTRACTS } from './receipts.ts'
+import { receiptPosition, ReceiptStore, SALE_CONTRACTS as CONTRACTS } from './receipts.ts'
 import { LedgerState, type LedgerStateParts, type LedgerStatePartsView, type Registration, type Role } from './state.ts'
 import { opKey } from './storage.ts'
 
@@ -492,15 +492,16 @@ const settled: Section = {
   name: 'settled',
   write (w, { p }) {
     const sellers = p.chains.filter(c => c.settledIds !== null)
+    const bySeller = p.receipts.settlementsBySeller()
+    const positions = sellers.map(c => bySeller.get(c.idx) ?? [])
     w.u32s(sellers.map(c => c.idx))
-    w.u32s(sellers.map(c => (c.settledIds as ReadonlyMap<string, number>).size))
-    const all = sellers.flatMap(c => [...(c.settledIds as ReadonlyMap<string, number>)])
-    w.f64s(all.map(([, position]) => position))
-    // The payment id is the settled receipt's (read before), so one string serves both; written out
-    // only where it is not.
-    const own = all.map(([id, position]) => p.receipts.get(position)?.paymentId === id ? 0 : 1)
-    w.u8s(own)
-    all.forEach(([id], i) => { if (own[i] === 1) w.str(id) })
+    w.u32s(positions.map(list => list.length))
+    const all = positions.flat()
+    w.f64s(all)
+    // The payment id is the settled receipt's (read before), so one string serves both (the flag
+    // that would say otherwise stays 0: a settlement is of an accepted receipt).
+    for (const position of all) if (p.receipts.paymentIdAt(position) === undefined) throw new RangeError(`snapshot: a settlement at ${position} names no receipt`)
+    w.u8s(new Uint8Array(all.length))
   },
   read (r, s) {
     const sellers = r.u32s()
@@ -666,14 +667,14 @@ const registrations: Section = {
 const receipts: Section = {
   name: 'receipts',
   write (w, { p }) {
-    const all = [...p.receipts]
-    w.u32s(all.map(([position]) => positionChain(position)))
-    w.f64s(all.map(([position]) => positionSeq(position)))
-    w.u32s(all.map(([, r]) => r.payer))
-    w.u32s(all.map(([, r]) => r.payee))
-    w.u8s(all.map(([, r]) => CONTRACTS.indexOf(r.contract)))
-    w.f64s(all.flatMap(([, r]) => [r.amount, r.price ?? NULL]))
-    for (const [, r] of all) w.str(r.paymentId)
+    const c = p.receipts.columns()
+    w.u32s(c.oracle)
+    w.f64s(c.seq)
+    w.u32s(c.payer)
+    w.u32s(c.payee)
+    w.u8s(c.contract)
+    w.f64s(c.amount.flatMap((amount, i) => [amount, c.price[i] ?? NULL]))
+    for (const id of c.paymentId) w.str(id)
   },
   read (r, s) {
     const oracle = r.u32s()

@@ -966,7 +966,8 @@ export class LedgerState {
 export interface LedgerStatePartsView {
   readonly chains: readonly ChainView[]
   readonly registrations: ReadonlyMap<number, readonly Registration[]>
-  readonly receipts: ReadonlyMap<number, Receipt>
+  /** Reads as a `ReadonlyMap` from position to `Receipt`. */
+  readonly receipts: ReceiptStore
   readonly devices: ReadonlySet<number>
   readonly pardons: ReadonlyMap<string, number>
   readonly equivocations: ReadonlyMap<string, Equivocation>
