@@ -3,7 +3,7 @@
  * is ingested into a Ledger over in-memory storage, a snapshot is taken, and the last ops are stored
  * after it (the journal). Then, measured in one run: the snapshot's size and encode time, a cold
  * `Ledger.open` from that storage (snapshot + journal), the same open by a full replay of every op
- * (the snapshot removed), and the heap held per op after each.
+ * (the snapshot removed), and the heap and array buffers held per op after each.
  *
  *   npm exec -- node --expose-gc bench/restart.bench.ts --ops 1000000 [--journal 5000] [--batch 1000]
  */
@@ -28,7 +28,8 @@ if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError('--b
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with --expose-gc')
-const collect = (): number => { gc(); gc(); return process.memoryUsage().heapUsed }
+/** The V8 heap and the array buffers (typed arrays keep their contents outside the heap). */
+const collect = (): number => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers }
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
 const ms = (n: number): string => `${n.toFixed(0)} ms`
 const log = (s: string): void => { process.stderr.write(s + '\n') }
@@ -124,9 +125,9 @@ const rows: Array<[string, string]> = [
   ['  checksum and header', ms(checkMs)],
   ['  restore', `${ms(restoreMs)} (decode target ≤ 1,000 ms at 1,000,000 ops)`],
   ['full replay of every op', `${ms(replayMs)} (${(replayMs / openMs).toFixed(1)}× the snapshot open)`],
-  ['heap before open (in-memory storage)', `${fmt(storageHeap / 1e6)} MB`],
-  ['heap per op after open, snapshot', `${fmt(snapshotHeap)} bytes`],
-  ['heap per op after open, replay', `${fmt(replayHeap)} bytes`]
+  ['heap + array buffers before open (in-memory storage)', `${fmt(storageHeap / 1e6)} MB`],
+  ['heap + array buffers per op after open, snapshot', `${fmt(snapshotHeap)} bytes`],
+  ['heap + array buffers per op after open, replay', `${fmt(replayHeap)} bytes`]
 ]
 const width = Math.max(...rows.map(r => r[0].length))
 console.log(`\nMicrogrid restart benchmark (node ${process.version}, ${process.arch})`)
