@@ -33,10 +33,19 @@ module.exports = {
       name: 'apps-import-only-core-and-protocol',
       severity: 'error',
       comment:
-        'node/, meter-agent/ and desktop/ import only core and protocol, never each other: ' +
+        'node/ and meter-agent/ import only core and protocol, never each other: ' +
         'code that two of them need moves down into core or protocol.',
-      from: { path: '^(node|meter-agent|desktop)/' },
+      from: { path: '^(node|meter-agent)/' },
       to: { path: '^(node|meter-agent|desktop|demo|bench)/', pathNot: '^$1/' }
+    },
+    {
+      name: 'desktop-imports-node-core-protocol',
+      severity: 'error',
+      comment:
+        'desktop/ is the household app around a node: it may import node, core and protocol, ' +
+        'never meter-agent, demo or bench.',
+      from: { path: '^desktop/' },
+      to: { path: '^(meter-agent|demo|bench)/' }
     },
     {
       name: 'no-relative-import-into-another-package',
