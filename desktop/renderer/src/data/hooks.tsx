@@ -1,0 +1,96 @@
+// React hooks over the replica: each re-renders when the Y.Doc changes (useSyncExternalStore on the
+// replica's version) and returns the API shapes the node put in it.
+import { createContext, useContext, useMemo, useSyncExternalStore, type ReactNode } from 'react'
+import type * as Y from 'yjs'
+import type { ReplicaState, ReplicaView } from './replica.ts'
+import type { Account, Device, Fork, FrozenAccount, Price, Receipt, RecentOp, Status } from './types.ts'
+
+const ReplicaContext = createContext<ReplicaView | null>(null)
+
+export function ReplicaProvider ({ replica, children }: { replica: ReplicaView, children: ReactNode }): ReactNode {
+  return <ReplicaContext.Provider value={replica}>{children}</ReplicaContext.Provider>
+}
+
+export function useReplica (): ReplicaView {
+  const replica = useContext(ReplicaContext)
+  if (replica === null) throw new Error('useReplica: no <ReplicaProvider> above this component')
+  return replica
+}
+
+/** A value read from the doc, read again whenever the replica changes. */
+function useDocValue<T> (read: (doc: Y.Doc) => T): T {
+  const replica = useReplica()
+  const version = useSyncExternalStore(replica.subscribe, replica.version)
+  return useMemo(() => read(replica.doc), [replica, replica.doc, version])
+}
+
+function mapValues<T> (doc: Y.Doc, name: string): T[] {
+  return [...doc.getMap<T>(name).values()]
+}
+
+const byLabel = (a: { label: string | null, id?: string }, b: { label: string | null, id?: string }): number =>
+  (a.label ?? '').localeCompare(b.label ?? '') || (a.id ?? '').localeCompare(b.id ?? '')
+
+export function useStatus (): Status | null {
+  return useDocValue(doc => {
+    const map = doc.getMap<unknown>('status')
+    if (map.size === 0) return null
+    return Object.fromEntries(map.entries()) as unknown as Status
+  })
+}
+
+export function useAccounts (): Account[] {
+  return useDocValue(doc => mapValues<Account>(doc, 'accounts').sort((a, b) => a.id.localeCompare(b.id)))
+}
+
+export function useAccount (id: string | null | undefined): Account | null {
+  return useDocValue(doc => id == null ? null : doc.getMap<Account>('accounts').get(id) ?? null)
+}
+
+export function useDevices (): Device[] {
+  return useDocValue(doc => mapValues<Device>(doc, 'devices').sort(byLabel))
+}
+
+export function useDevice (id: string | null | undefined): Device | null {
+  return useDocValue(doc => id == null ? null : doc.getMap<Device>('devices').get(id) ?? null)
+}
+
+export function usePrices (): Price[] {
+  return useDocValue(doc => mapValues<Price>(doc, 'prices').sort((a, b) => byLabel(a, b) || a.account.localeCompare(b.account)))
+}
+
+export function useReceipts (): Receipt[] {
+  return useDocValue(doc => mapValues<Receipt>(doc, 'receipts').sort((a, b) => b.ts - a.ts))
+}
+
+/** Forks (fraud proofs) and the frozen accounts, as GET /forks gives them. */
+export function useForks (): { forks: Fork[], frozen: FrozenAccount[] } {
+  return useDocValue(doc => {
+    const forks: Fork[] = []
+    const frozen: FrozenAccount[] = []
+    for (const value of doc.getMap<Fork | FrozenAccount>('forks').values()) {
+      if ('ops' in value) forks.push(value)
+      else frozen.push(value)
+    }
+    return { forks, frozen }
+  })
+}
+
+/** The last ops the node decided, newest first. */
+export function useRecent (): RecentOp[] {
+  return useDocValue(doc => doc.getArray<RecentOp>('recent').toArray().reverse())
+}
+
+export interface ConnectionView {
+  state: ReplicaState
+  /** When this app last heard from its node (ms), or null. */
+  lastUpdate: number | null
+  /** What is shown may be out of date: the channel is not live. */
+  behind: boolean
+}
+
+export function useConnection (): ConnectionView {
+  const replica = useReplica()
+  const status = useSyncExternalStore(replica.subscribe, replica.status)
+  return useMemo(() => ({ ...status, behind: status.state !== 'live' }), [status])
+}

@@ -1,0 +1,29 @@
+import { StrictMode } from 'react'
+import { createRoot } from 'react-dom/client'
+import 'leaflet/dist/leaflet.css'
+import './styles.css'
+import { App } from './App.tsx'
+import { connection, takeTokenFromFragment } from './data/connection.ts'
+import { ReplicaProvider } from './data/hooks.tsx'
+import { ReplicaStore } from './data/replica.ts'
+import { ToastProvider } from './components/Toasts.tsx'
+
+// The token leaves the address bar before anything renders or routes.
+if (window.microgrid === undefined) takeTokenFromFragment()
+
+async function start (): Promise<void> {
+  await connection()
+  const replica = await ReplicaStore.open()
+  replica.start()
+  createRoot(document.getElementById('root')!).render(
+    <StrictMode>
+      <ReplicaProvider replica={replica}>
+        <ToastProvider>
+          <App />
+        </ToastProvider>
+      </ReplicaProvider>
+    </StrictMode>
+  )
+}
+
+void start()

@@ -1,0 +1,6 @@
+// Every page of the UI: its hash route (`#/resident`), its navigation title and its component.
+// The navigation lists them in this order.
+import type { ComponentType } from 'react'
+
+export const pages: Array<{ path: string, title: string, component: ComponentType }> = [
+]
