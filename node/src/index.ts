@@ -14,6 +14,7 @@ export {
 } from './keystore.ts'
 export { KeyRing } from './keys.ts'
 export {
-  createApi, closeApi, serveApi, API_PREFIX, API_VERSION, ApiError, wouldReject,
-  type ApiComponents, type ApiOptions, type ApiPayments, type ApiSettlement, type ServeOptions, type ServedApi
+  createApi, closeApi, replicaOf, serveApi, API_PREFIX, API_VERSION, ApiError, wouldReject, Replica, RECENT_OPS, UI_CSP,
+  type ApiComponents, type ApiOptions, type ApiPayments, type ApiSettlement, type ServeOptions, type ServedApi,
+  type ReplicaOptions, type RecentOp, type UiOptions
 } from './api/index.ts'

@@ -19,7 +19,10 @@ import { eventRoutes } from './routes/events.ts'
 import { marketRoutes } from './routes/market.ts'
 import { opRoutes } from './routes/ops.ts'
 import { paymentRoutes, STRIPE_PATH } from './routes/payments.ts'
+import { replicaRoutes } from './routes/replica.ts'
 import { statusRoutes } from './routes/status.ts'
+import { Replica } from './replica.ts'
+import { checkUiDir, uiRoutes } from './static.ts'
 
 /** Every route lives under this prefix. */
 export const API_PREFIX = '/api/v1'
@@ -28,6 +31,8 @@ export const API_VERSION = '1.0.0'
 
 interface Runtime {
   ctx: ApiContext
+  /** The UI's replica (POST /replica). */
+  replica: Replica
   dispose: () => void
 }
 
@@ -46,13 +51,17 @@ export function runtimeOf (app: object): Runtime {
  */
 export function createApi (c: ApiComponents, options: ApiOptions = {}): OpenAPIHono {
   if (typeof c.token !== 'string' || c.token.length < 8) throw new TypeError('createApi: the token must be text of at least 8 characters')
+  if (options.ui !== undefined) checkUiDir(options.ui.dir)
   const events = new EventHub()
   const ctx = makeContext(c, options.allowedHosts ?? ['localhost'], events, options.keepAliveMs ?? 15_000)
   const maxBody = options.maxBodyBytes ?? 64 * 1024
   const app = new OpenAPIHono()
   app.onError(handleError)
   app.notFound(c => c.json(errorBody('not-found', `no route ${c.req.method} ${c.req.path} (see ${API_PREFIX}/openapi.json)`), 404))
-  app.use('*', guard(ctx, (method, path) => method === 'POST' && path === API_PREFIX + STRIPE_PATH))
+  // The UI's files hold no data: no token for them (the Host and Origin checks still apply).
+  const isUi = (method: string, path: string): boolean => options.ui !== undefined && (method === 'GET' || method === 'HEAD') &&
+    path !== API_PREFIX && !path.startsWith(`${API_PREFIX}/`)
+  app.use('*', guard(ctx, (method, path) => (method === 'POST' && path === API_PREFIX + STRIPE_PATH) || isUi(method, path)))
   const large = Math.max(maxBody, 1024 * 1024)
   app.use('*', limitBody(c => c.req.path === API_PREFIX + STRIPE_PATH ? large : maxBody))
 
@@ -65,7 +74,10 @@ export function createApi (c: ApiComponents, options: ApiOptions = {}): OpenAPIH
   actionRoutes(ctx, api)
   paymentRoutes(ctx, api)
   eventRoutes(ctx, api)
+  const replica = new Replica(ctx, options.replica)
+  replicaRoutes(ctx, replica, api)
   app.route(API_PREFIX, api)
+  if (options.ui !== undefined) uiRoutes(app, options.ui, API_PREFIX)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http', scheme: 'bearer', description: 'The node\'s API token (GET requests may pass it as ?token=)'
@@ -88,7 +100,8 @@ export function createApi (c: ApiComponents, options: ApiOptions = {}): OpenAPIH
     security: [{ bearerAuth: [] }]
   }), 200))
 
-  runtimes.set(app, { ctx, dispose: wireEvents(ctx) })
+  const unwire = wireEvents(ctx)
+  runtimes.set(app, { ctx, replica, dispose: () => { unwire(); replica.dispose() } })
   return app
 }
 
@@ -132,7 +145,12 @@ function limitBody (maxOf: (c: Context) => number): MiddlewareHandler {
   }
 }
 
-/** Ends the API's event streams and detaches it from the node (serveApi's `close` does this). */
+/** The Yjs replica behind `POST /replica` of an app made by createApi (its doc, epoch, `flush()`). */
+export function replicaOf (app: object): Replica {
+  return runtimeOf(app).replica
+}
+
+/** Ends the API's event and replica streams and detaches it from the node (serveApi's `close` does this). */
 export function closeApi (app: object): void {
   const r = runtimeOf(app)
   r.ctx.events.closeAll()

@@ -6,6 +6,8 @@ import { accountId, fromHex, type OpSigner, type PublicKey } from '@microgrid/pr
 import { systemClock, type ChainView, type Clock, type LedgerState } from '@microgrid/core'
 import type { MicrogridNode } from '../node.ts'
 import type { EventHub } from './events.ts'
+import type { ReplicaOptions } from './replica.ts'
+import type { UiOptions } from './static.ts'
 
 /**
  * The payment service the API drives (node/src/payments.ts `paymentGateway` fits): the simulator and
@@ -49,6 +51,13 @@ export interface ApiOptions {
   keepAliveMs?: number
   /** Largest request body accepted, bytes (the Stripe webhook: 1 MiB); default 64 KiB. */
   maxBodyBytes?: number
+  /**
+   * Serve the built UI (a single-page app) at `/`: `dir` holds its `index.html` and assets. Its files
+   * need no token; the API routes still do. Without it, paths outside `/api/v1` answer 404.
+   */
+  ui?: UiOptions
+  /** Timing of the UI's replica (`POST /replica`): coalescing and the clock's refresh. */
+  replica?: ReplicaOptions
 }
 
 /** The API's own state: components plus what the routes share at run time. */

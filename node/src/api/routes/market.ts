@@ -1,6 +1,6 @@
 /** `GET /prices`, `/receipts`, `/forks`: what sellers charge, what was paid, and who cheated. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
-import { fromHex, toHex } from '@microgrid/protocol'
+import { fromHex, toHex, type PublicKey } from '@microgrid/protocol'
 import { opKey, whForPayment, type ChainView, type LedgerState, type Receipt } from '@microgrid/core'
 import { currencyDigits, idOf, labelOf, priceView, toDollars, type ApiContext } from '../context.ts'
 import { CurrencySchema, errors, PriceSchema } from '../schemas.ts'
@@ -67,6 +67,9 @@ const ForkSchema = z.object({
   lifted: z.boolean().openapi({ description: 'Whether a registrar\'s unfreeze for this fork is applied' })
 }).openapi('Fork')
 
+const FrozenSchema = z.object({ account: z.string(), label: z.string().nullable(), frozenFrom: z.number().int() })
+const ForksSchema = z.object({ forks: z.array(ForkSchema), frozen: z.array(FrozenSchema) })
+
 const forksRoute = createRoute({
   method: 'get',
   path: '/forks',
@@ -74,7 +77,7 @@ const forksRoute = createRoute({
   responses: {
     200: {
       description: 'Forks and frozen accounts',
-      content: { 'application/json': { schema: z.object({ forks: z.array(ForkSchema), frozen: z.array(z.object({ account: z.string(), label: z.string().nullable(), frozenFrom: z.number().int() })) }) } }
+      content: { 'application/json': { schema: ForksSchema } }
     },
     ...errors()
   }
@@ -96,16 +99,101 @@ function settleability (state: LedgerState, r: Receipt, wh: number | null): { re
   return null
 }
 
+export type SellerJson = z.infer<typeof SellerSchema>
+export type ReceiptJson = z.infer<typeof ReceiptSchema>
+export type ForksJson = z.infer<typeof ForksSchema>
+
+/** A producer's or utility's item of `GET /prices`. */
+export function sellerJson (state: LedgerState, r: { key: PublicKey, role: string, body: { label: string } }, digits: number): SellerJson | null {
+  if (r.role !== 'producer' && r.role !== 'utility') return null
+  const chain = state.findChain(r.key) as ChainView
+  return { account: idOf(r.key), role: r.role, label: r.body.label, wholesale: priceView(chain.wholesale, digits), retail: priceView(chain.retail, digits) }
+}
+
+/** The settlement service's view of unsettled receipts, by `oracle:seq`. */
+export type ServiceView = ReadonlyMap<string, { settleable?: unknown, reason?: unknown, mine?: unknown }>
+
+export function serviceView (ctx: ApiContext): ServiceView {
+  const service = new Map<string, { settleable?: unknown, reason?: unknown, mine?: unknown }>()
+  for (const item of ctx.settlement?.unsettled() ?? []) {
+    const x = item as { oracle?: unknown, seq?: unknown }
+    if (typeof x.oracle === 'string' && typeof x.seq === 'number') service.set(`${x.oracle}:${x.seq}`, item as object)
+  }
+  return service
+}
+
+/** A receipt's item of `GET /receipts`, its age at `now`. */
+export function receiptJson (ctx: ApiContext, state: LedgerState, item: { oracle: ChainView, seq: number, receipt: Receipt, settled: boolean }, service: ServiceView, now: number): ReceiptJson {
+  const { oracle, seq, receipt: r, settled } = item
+  const currency = state.genesis.currency
+  const digits = currencyDigits(currency)
+  const ts = oracle.tsAt?.[seq] ?? null
+  const wh = r.price === null ? null : whForPayment(r.amount, r.price)
+  const oracleId = idOf(oracle.key)
+  let why = settled ? null : settleability(state, r, wh)
+  const theirs = service.get(`${oracleId}:${seq}`)
+  if (!settled && theirs !== undefined && why?.reason !== 'already-settled') {
+    if (typeof theirs.reason === 'string') why = { reason: theirs.reason, message: why?.reason === theirs.reason ? why.message : `the settlement service: ${theirs.reason}` }
+    else if (theirs.settleable === true) why = null
+  }
+  return {
+    oracle: oracleId,
+    seq,
+    payer: idOf((state.chains[r.payer] as ChainView).key),
+    payee: idOf((state.chains[r.payee] as ChainView).key),
+    contract: r.contract,
+    amountMinor: r.amount,
+    amountDollars: toDollars(r.amount, digits),
+    currency,
+    paymentId: r.paymentId,
+    price: priceView(r.price, digits),
+    wh,
+    ts,
+    ageMs: ts === null ? null : Math.max(0, now - ts),
+    settled,
+    settleable: !settled && why === null,
+    reason: why?.reason ?? null,
+    message: why?.message ?? null,
+    mine: ctx.settlement === undefined ? null : settled ? false : theirs?.mine === true
+  }
+}
+
+/** `GET /forks`: every fork with its fraud proof (the ops read from storage) and the frozen accounts. */
+export async function forksJson (ctx: ApiContext): Promise<ForksJson> {
+  const state = ctx.node.ledger.state
+  const pardons = state.parts().pardons
+  const forks = []
+  for (const e of state.equivocations) {
+    const chain = state.chainByHex(e.author)
+    const ops: string[] = []
+    for (const id of e.ids) {
+      const bytes = await ctx.node.ledger.storage.load(opKey(e.author, e.seq, id))
+      if (bytes !== undefined) ops.push(toHex(bytes))
+    }
+    forks.push({
+      author: idOf(fromHex(e.author)),
+      label: labelOf(state, fromHex(e.author)),
+      seq: e.seq,
+      ids: e.ids,
+      ops,
+      lifted: chain !== undefined && (pardons.get(`${chain.idx}:${e.seq}`) ?? 0) > 0
+    })
+  }
+  const frozen = state.chains
+    .filter(ch => Number.isFinite(ch.frozenFrom))
+    .map(ch => ({ account: idOf(ch.key), label: labelOf(state, ch.key), frozenFrom: ch.frozenFrom }))
+  return { forks, frozen }
+}
+
 export function marketRoutes (ctx: ApiContext, app: OpenAPIHono): void {
   app.openapi(pricesRoute, c => {
     const state = ctx.node.ledger.state
     const currency = state.genesis.currency
     const digits = currencyDigits(currency)
-    const sellers = []
+    const sellers: SellerJson[] = []
     for (const r of state.registrations()) {
-      if (r.role !== 'producer' && r.role !== 'utility') continue
-      const chain = state.findChain(r.key) as ChainView
-      sellers.push({ account: idOf(r.key), role: r.role, label: r.body.label, wholesale: priceView(chain.wholesale, digits), retail: priceView(chain.retail, digits) })
+      const seller = sellerJson(state, r, digits)
+      if (seller !== null) sellers.push(seller)
     }
     sellers.sort((a, b) => a.label.localeCompare(b.label) || (a.account < b.account ? -1 : 1))
     return c.json({ currency: { code: currency, digits }, sellers }, 200)
@@ -114,75 +202,16 @@ export function marketRoutes (ctx: ApiContext, app: OpenAPIHono): void {
   app.openapi(receiptsRoute, c => {
     const { settled: only } = c.req.valid('query')
     const state = ctx.node.ledger.state
-    const currency = state.genesis.currency
-    const digits = currencyDigits(currency)
     const now = ctx.clock.now()
-    // The settlement service's view of unsettled receipts, by position.
-    const service = new Map<string, { settleable?: unknown, reason?: unknown, mine?: unknown }>()
-    for (const item of ctx.settlement?.unsettled() ?? []) {
-      const x = item as { oracle?: unknown, seq?: unknown }
-      if (typeof x.oracle === 'string' && typeof x.seq === 'number') service.set(`${x.oracle}:${x.seq}`, item as object)
-    }
+    const service = serviceView(ctx)
     const receipts = []
-    for (const { oracle, seq, receipt: r, settled } of state.receipts()) {
-      if (only !== undefined && String(settled) !== only) continue
-      const ts = oracle.tsAt?.[seq] ?? null
-      const wh = r.price === null ? null : whForPayment(r.amount, r.price)
-      const oracleId = idOf(oracle.key)
-      let why = settled ? null : settleability(state, r, wh)
-      const theirs = service.get(`${oracleId}:${seq}`)
-      if (!settled && theirs !== undefined && why?.reason !== 'already-settled') {
-        if (typeof theirs.reason === 'string') why = { reason: theirs.reason, message: why?.reason === theirs.reason ? why.message : `the settlement service: ${theirs.reason}` }
-        else if (theirs.settleable === true) why = null
-      }
-      receipts.push({
-        oracle: oracleId,
-        seq,
-        payer: idOf((state.chains[r.payer] as ChainView).key),
-        payee: idOf((state.chains[r.payee] as ChainView).key),
-        contract: r.contract,
-        amountMinor: r.amount,
-        amountDollars: toDollars(r.amount, digits),
-        currency,
-        paymentId: r.paymentId,
-        price: priceView(r.price, digits),
-        wh,
-        ts,
-        ageMs: ts === null ? null : Math.max(0, now - ts),
-        settled,
-        settleable: !settled && why === null,
-        reason: why?.reason ?? null,
-        message: why?.message ?? null,
-        mine: ctx.settlement === undefined ? null : settled ? false : theirs?.mine === true
-      })
+    for (const item of state.receipts()) {
+      if (only !== undefined && String(item.settled) !== only) continue
+      receipts.push(receiptJson(ctx, state, item, service, now))
     }
     receipts.sort((a, b) => (b.ts ?? 0) - (a.ts ?? 0) || (a.paymentId < b.paymentId ? -1 : 1))
     return c.json({ receipts }, 200)
   })
 
-  app.openapi(forksRoute, async c => {
-    const state = ctx.node.ledger.state
-    const pardons = state.parts().pardons
-    const forks = []
-    for (const e of state.equivocations) {
-      const chain = state.chainByHex(e.author)
-      const ops: string[] = []
-      for (const id of e.ids) {
-        const bytes = await ctx.node.ledger.storage.load(opKey(e.author, e.seq, id))
-        if (bytes !== undefined) ops.push(toHex(bytes))
-      }
-      forks.push({
-        author: idOf(fromHex(e.author)),
-        label: labelOf(state, fromHex(e.author)),
-        seq: e.seq,
-        ids: e.ids,
-        ops,
-        lifted: chain !== undefined && (pardons.get(`${chain.idx}:${e.seq}`) ?? 0) > 0
-      })
-    }
-    const frozen = state.chains
-      .filter(ch => Number.isFinite(ch.frozenFrom))
-      .map(ch => ({ account: idOf(ch.key), label: labelOf(state, ch.key), frozenFrom: ch.frozenFrom }))
-    return c.json({ forks, frozen }, 200)
-  })
+  app.openapi(forksRoute, async c => c.json(await forksJson(ctx), 200))
 }

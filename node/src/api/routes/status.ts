@@ -44,31 +44,34 @@ const route = createRoute({
   responses: { 200: { description: 'The node\'s status', content: { 'application/json': { schema: StatusSchema } } }, ...errors() }
 })
 
+/** The `GET /status` object (also the replica's `status` map). */
+export function statusJson (ctx: ApiContext): z.infer<typeof StatusSchema> {
+  const { node } = ctx
+  const state = node.ledger.state
+  const currency = state.genesis.currency
+  const peers = node.libp2p.getPeers().map(p => ({
+    id: p.toString(),
+    addresses: node.libp2p.getConnections(p).map(conn => conn.remoteAddr.toString())
+  }))
+  return {
+    peerId: node.peerId,
+    addresses: node.multiaddrs.map(a => a.toString()),
+    grid: { id: gridIdText(state.gridId), name: state.genesis.name, currency: { code: currency, digits: currencyDigits(currency) } },
+    peers,
+    ops: { decided: state.decidedCount, pending: state.pendingCount },
+    stateHash: node.stateHash(),
+    sync: { missing: state.missing().length, lastPull: ctx.lastSync },
+    forks: state.equivocations.length,
+    frozen: state.frozenAccounts().length,
+    supply: { mintedWh: state.minted, burnedWh: state.burned },
+    signers: [...ctx.signers].map(([name, s]) => {
+      const chain = state.findChain(s.publicKey)
+      return { name, account: idOf(s.publicKey), roles: chain === undefined ? ['resident' as const] : rolesOf(state, chain) }
+    }),
+    time: ctx.clock.now()
+  }
+}
+
 export function statusRoutes (ctx: ApiContext, app: OpenAPIHono): void {
-  app.openapi(route, c => {
-    const { node } = ctx
-    const state = node.ledger.state
-    const currency = state.genesis.currency
-    const peers = node.libp2p.getPeers().map(p => ({
-      id: p.toString(),
-      addresses: node.libp2p.getConnections(p).map(conn => conn.remoteAddr.toString())
-    }))
-    return c.json({
-      peerId: node.peerId,
-      addresses: node.multiaddrs.map(a => a.toString()),
-      grid: { id: gridIdText(state.gridId), name: state.genesis.name, currency: { code: currency, digits: currencyDigits(currency) } },
-      peers,
-      ops: { decided: state.decidedCount, pending: state.pendingCount },
-      stateHash: node.stateHash(),
-      sync: { missing: state.missing().length, lastPull: ctx.lastSync },
-      forks: state.equivocations.length,
-      frozen: state.frozenAccounts().length,
-      supply: { mintedWh: state.minted, burnedWh: state.burned },
-      signers: [...ctx.signers].map(([name, s]) => {
-        const chain = state.findChain(s.publicKey)
-        return { name, account: idOf(s.publicKey), roles: chain === undefined ? ['resident' as const] : rolesOf(state, chain) }
-      }),
-      time: ctx.clock.now()
-    }, 200)
-  })
+  app.openapi(route, c => c.json(statusJson(ctx), 200))
 }
