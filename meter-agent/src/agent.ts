@@ -71,6 +71,7 @@ export class MeterAgent {
   #timer: NodeJS.Timeout | undefined
   #syncing: Promise<void> | undefined
   #stopped = false
+  readonly #stopping = new AbortController()
 
   constructor (init: MeterAgentInit) {
     this.#i = init
@@ -131,6 +132,35 @@ export class MeterAgent {
         this.#timer = setTimeout(() => { void this.sync().finally(loop) }, every)
       }
       void this.sync().finally(loop)
+      if (this.#kind === 'burn') void this.#watch()
+    }
+  }
+
+  /**
+   * Waits at its node for the device's funds to change (the light protocol's `watch`, a long poll) and
+   * syncs at once when they do: a meter switches on moments after it is funded, not at its next
+   * `fundsEveryMs`. A node that does not answer `watch` leaves the periodic refresh to do it.
+   */
+  async #watch (): Promise<void> {
+    const waitMs = 25_000
+    while (!this.#stopped) {
+      const view = this.#state.funds?.view as JsonFunds | undefined
+      const known = view === undefined ? null : { balance: view.balance, burned: view.burned }
+      try {
+        const r = await this.#i.transport.request({ t: 'watch', grid: this.#i.genesis.id, device: this.#i.signer.publicKey, known, waitMs }, waitMs + 10_000)
+        if (this.#stopped) return
+        if (r.t !== 'funds') throw new Error(`unexpected answer ${r.t} to watch`)
+        if (known === null || r.funds.balance !== known.balance || r.funds.burned !== known.burned) {
+          this.#lastFunds = -Infinity
+          await this.sync()
+        }
+      } catch {
+        // Unreachable, or a node without `watch`: the sync loop keeps the funds fresh meanwhile.
+        await new Promise<void>(resolve => {
+          const t = setTimeout(resolve, this.#i.timing?.syncEveryMs ?? 10_000)
+          this.#stopping.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+        })
+      }
     }
   }
 
@@ -306,6 +336,7 @@ export class MeterAgent {
 
   async stop (): Promise<void> {
     this.#stopped = true
+    this.#stopping.abort()
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     await this.#syncing?.catch(() => {})
     await this.#i.source.stop()

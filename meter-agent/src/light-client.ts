@@ -16,7 +16,8 @@ import {
 
 /** What the agent needs of its nodes; tests give it another. */
 export interface LightTransport {
-  request: (request: LightRequest) => Promise<LightResponse>
+  /** Asks a node; `timeoutMs` bounds the wait (a `watch` is answered only when funds change). */
+  request: (request: LightRequest, timeoutMs?: number) => Promise<LightResponse>
   stop: () => Promise<void>
 }
 

@@ -36,7 +36,7 @@ async function grid (seed: string, start?: number): Promise<TestGrid> {
 
 /** The grid's light client, shared: the agent must not stop it. */
 function transportOf (g: TestGrid): LightTransport {
-  return { request: async r => await g.client.request(r), stop: async () => {} }
+  return { request: async (r, ms) => await g.client.request(r, ms), stop: async () => {} }
 }
 
 async function agentFor (g: TestGrid, name: string, signer: OpSigner, init: Partial<MeterAgentInit> & Pick<MeterAgentInit, 'role' | 'source'>): Promise<{ agent: MeterAgent, store: StateStore }> {
@@ -127,6 +127,32 @@ describe('meter agent with a full node', () => {
     await agent.sync()
     expect(relay.state).toBe(true)
     expect(agent.status().decision).toMatchObject({ reason: 'funded', usableWh: 1_500 })
+    await agent.stop()
+  }, 60_000)
+
+  it('switches on moments after it is funded: its node answers the agent\'s watch, with no periodic funds refresh due', async () => {
+    const g = await grid('watch')
+    const meter = meterKey()
+    const { device, residents } = await householdWith(g, meter.signer, 4)
+    const relay = simulatedRelay()
+    const { agent } = await agentFor(g, 'watch', meter.signer, {
+      role: 'consumption', source: new ManualSource(), relay, autoSync: true, timing: { syncEveryMs: 600_000, fundsEveryMs: 600_000, saveEveryPulses: 1 }
+    })
+    const until = async (ok: () => boolean, what: string): Promise<number> => {
+      const start = Date.now()
+      while (!ok()) {
+        if (Date.now() - start > 10_000) throw new Error(`timed out: ${what}`)
+        await new Promise(resolve => setTimeout(resolve, 10))
+      }
+      return Date.now() - start
+    }
+    await until(() => agent.status().online, 'the first sync')
+    expect(relay.state).toBe(false)
+    g.island.fund(residents[0] as OpSigner, device, 2_000)
+    await g.flush()
+    // The next periodic sync is ten minutes away: only the watch can bring the funding this soon.
+    expect(await until(() => relay.state === true, 'the relay to switch on')).toBeLessThan(5_000)
+    expect(agent.status().decision).toMatchObject({ reason: 'funded', usableWh: 2_000 })
     await agent.stop()
   }, 60_000)
 

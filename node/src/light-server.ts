@@ -8,7 +8,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import {
   bytesEqual, decodeLightRequest, encodeLight, LIGHT_LIMITS, LightProtocolError,
-  type DraftRequest, type LightFunds, type LightResponse, type MeterReport, type PublicKey
+  toHex, type DraftRequest, type LightFunds, type LightResponse, type MeterReport, type PublicKey, type WatchRequest
 } from '@microgrid/protocol'
 import { depsFor, fundsOf, type Clock, type IngestResult, type Ledger } from '@microgrid/core'
 
@@ -23,7 +23,48 @@ export interface LightServerComponents {
   onViolation: (peer: string, reason: string) => void
 }
 
+/** Meters waiting in a `watch`, by device (hex): woken when an op of the device or to it is decided. */
+class Watchers {
+  readonly #waiting = new Map<string, Set<() => void>>()
+
+  constructor (ledger: Ledger) {
+    ledger.onOp(result => {
+      if (this.#waiting.size === 0 || !('op' in result) || result.op === undefined) return
+      const op = result.op
+      this.#wake(toHex(op.author))
+      const to = (op.body as { to?: unknown }).to
+      if (to instanceof Uint8Array) this.#wake(toHex(to))
+    })
+  }
+
+  #wake (device: string): void {
+    const set = this.#waiting.get(device)
+    if (set === undefined) return
+    this.#waiting.delete(device)
+    for (const wake of set) wake()
+  }
+
+  /** Resolves when an op of the device or to it is decided, after `ms`, or when `signal` aborts. */
+  async next (device: string, ms: number, signal: AbortSignal): Promise<void> {
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        this.#waiting.get(device)?.delete(done)
+        if (this.#waiting.get(device)?.size === 0) this.#waiting.delete(device)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      signal.addEventListener('abort', done)
+      let set = this.#waiting.get(device)
+      if (set === undefined) this.#waiting.set(device, set = new Set())
+      set.add(done)
+    })
+  }
+}
+
 export function lightServer (c: LightServerComponents): (stream: Stream, connection: Connection) => Promise<void> {
+  const watchers = new Watchers(c.ledger)
   return async (stream, connection) => {
     const peer = connection.remotePeer.toString()
     const lp = lpStream(stream, { maxDataLength: LIGHT_LIMITS.maxMessageBytes })
@@ -36,6 +77,7 @@ export function lightServer (c: LightServerComponents): (stream: Stream, connect
         switch (request.t) {
           case 'draft': response = draft(c.ledger, request); break
           case 'funds': response = { t: 'funds', funds: funds(c.ledger, request.device, request.at) }; break
+          case 'watch': response = { t: 'funds', funds: await watch(c, watchers, request, stream) }; break
           case 'submit': {
             const results = []
             for (const bytes of request.ops) {
@@ -96,6 +138,26 @@ function funds (ledger: Ledger, device: PublicKey, at: number): LightFunds {
     nextChange: v.nextChange,
     windows: v.windows.slice(0, LIGHT_LIMITS.maxWindows).map(w => ({ ...w, funder: w.funder.slice() })),
     funders: v.funders.slice(0, LIGHT_LIMITS.maxFunders).map(f => ({ ...f, funder: f.funder.slice() }))
+  }
+}
+
+/** The device's funds once they differ from what the meter knows, or after `waitMs`. */
+async function watch (c: LightServerComponents, watchers: Watchers, request: WatchRequest, stream: Stream): Promise<LightFunds> {
+  const until = Date.now() + request.waitMs
+  const device = toHex(request.device)
+  const closed = new AbortController()
+  const onClose = (): void => closed.abort()
+  stream.addEventListener('close', onClose, { once: true })
+  try {
+    for (;;) {
+      const now = funds(c.ledger, request.device, c.clock.now())
+      const known = request.known
+      const left = until - Date.now()
+      if (known === null || now.balance !== known.balance || now.burned !== known.burned || left <= 0 || closed.signal.aborted) return now
+      await watchers.next(device, left, closed.signal)
+    }
+  } finally {
+    stream.removeEventListener('close', onClose)
   }
 }
 

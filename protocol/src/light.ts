@@ -6,6 +6,8 @@
  *
  *   draft   what the author's next op must say (seq, prev, deps, the chain's last ts and reading)
  *   funds   a consumer device's funds at a time (core's `fundsOf`)
+ *   watch   the same, answered once they differ from what the meter knows (or after `waitMs`): a long
+ *           poll, so a meter switches on within moments of being funded
  *   submit  signed ops to apply and gossip; the result of each
  *   report  the meter's relay state and warnings, for the node's UI (not an op: nothing is signed)
  */
@@ -22,7 +24,9 @@ export const LIGHT_LIMITS = Object.freeze({
   maxFunders: 1_000,
   maxText: 1024,
   maxWarnings: 16,
-  maxFaults: 16
+  maxFaults: 16,
+  /** The longest a `watch` waits before it answers. */
+  maxWaitMs: 60_000
 })
 
 export class LightProtocolError extends Error {
@@ -35,7 +39,13 @@ export interface DraftRequest { t: 'draft', grid: Uint8Array, author: PublicKey,
 export interface FundsRequest { t: 'funds', grid: Uint8Array, device: PublicKey, at: number }
 export interface SubmitRequest { t: 'submit', grid: Uint8Array, ops: Uint8Array[] }
 export interface ReportRequest { t: 'report', grid: Uint8Array, device: PublicKey, report: MeterReport }
-export type LightRequest = DraftRequest | FundsRequest | SubmitRequest | ReportRequest
+/**
+ * A long poll for a device's funds: the node answers with a `funds` response as soon as the device's
+ * `balance` or `burned` differ from `known` (at once when they already do, or when `known` is null),
+ * and otherwise after `waitMs` (at most {@link LIGHT_LIMITS.maxWaitMs}) with the funds at that time.
+ */
+export interface WatchRequest { t: 'watch', grid: Uint8Array, device: PublicKey, known: { balance: number, burned: number } | null, waitMs: number }
+export type LightRequest = DraftRequest | FundsRequest | SubmitRequest | ReportRequest | WatchRequest
 
 /**
  * The author's chain as the node holds it. `seq`/`prev` name the next position only when `settled`:
@@ -168,7 +178,7 @@ function oneOf<T extends string> (value: unknown, field: string, options: readon
 
 export function decodeLightRequest (data: Uint8Array): LightRequest {
   const raw = parse(data)
-  const t = oneOf(raw.t, 'message.t', ['draft', 'funds', 'submit', 'report'] as const)
+  const t = oneOf(raw.t, 'message.t', ['draft', 'funds', 'submit', 'report', 'watch'] as const)
   switch (t) {
     case 'draft': {
       const f = map(raw, 'draft', ['t', 'grid', 'author', 'kind'])
@@ -185,6 +195,16 @@ export function decodeLightRequest (data: Uint8Array): LightRequest {
     case 'report': {
       const f = map(raw, 'report', ['t', 'grid', 'device', 'report'])
       return { t, grid: bytes(f.grid, 'report.grid', 32), device: key(f.device, 'report.device'), report: meterReport(f.report) }
+    }
+    case 'watch': {
+      const f = map(raw, 'watch', ['t', 'grid', 'device', 'known', 'waitMs'])
+      const waitMs = uint(f.waitMs, 'watch.waitMs')
+      if (waitMs > LIGHT_LIMITS.maxWaitMs) throw new LightProtocolError(`watch.waitMs: at most ${LIGHT_LIMITS.maxWaitMs}`)
+      const known = nullable(f.known, v => {
+        const k = map(v, 'watch.known', ['balance', 'burned'])
+        return { balance: int(k.balance, 'watch.known.balance'), burned: uint(k.burned, 'watch.known.burned') }
+      })
+      return { t, grid: bytes(f.grid, 'watch.grid', 32), device: key(f.device, 'watch.device'), known, waitMs }
     }
   }
 }

@@ -13,7 +13,9 @@ describe('light protocol messages', () => {
     { t: 'draft', grid, author: key(1), kind: 'burn' },
     { t: 'funds', grid, device: key(2), at: 1_767_225_600_000 },
     { t: 'submit', grid, ops: [new Uint8Array([1, 2, 3])] },
-    { t: 'report', grid, device: key(2), report: { at: 5, relay: true, reason: 'window', usableWh: 1200, daysRemaining: 2.5, watts: 60, warnings: [5000], faults: [], queuedWh: 0 } }
+    { t: 'report', grid, device: key(2), report: { at: 5, relay: true, reason: 'window', usableWh: 1200, daysRemaining: 2.5, watts: 60, warnings: [5000], faults: [], queuedWh: 0 } },
+    { t: 'watch', grid, device: key(2), known: { balance: 1200, burned: 300 }, waitMs: 25_000 },
+    { t: 'watch', grid, device: key(2), known: null, waitMs: 0 }
   ]
   const responses: LightResponse[] = [
     { t: 'draft', seq: 4, prev: new Uint8Array(32).fill(9), lastTs: 10, reading: 4000, deps: [[key(3), 2]], held: 3, settled: true, frozen: false },
@@ -36,6 +38,8 @@ describe('light protocol messages', () => {
     expect(() => decodeLightRequest(bad({ t: 'draft', grid: new Uint8Array(31), author: key(1), kind: 'burn' }))).toThrow(/draft\.grid/)
     expect(() => decodeLightRequest(bad({ t: 'funds', grid, device: key(2), at: -1 }))).toThrow(/funds\.at/)
     expect(() => decodeLightRequest(bad({ t: 'submit', grid, ops: Array.from({ length: LIGHT_LIMITS.maxOps + 1 }, () => new Uint8Array(1)) }))).toThrow(/submit\.ops/)
+    expect(() => decodeLightRequest(bad({ t: 'watch', grid, device: key(2), known: null, waitMs: LIGHT_LIMITS.maxWaitMs + 1 }))).toThrow(/watch\.waitMs: at most/)
+    expect(() => decodeLightRequest(bad({ t: 'watch', grid, device: key(2), known: { balance: 1 }, waitMs: 5 }))).toThrow(/watch\.known\.burned: missing/)
     expect(() => decodeLightRequest(new Uint8Array(LIGHT_LIMITS.maxMessageBytes + 1))).toThrow(LightProtocolError)
     expect(() => decodeLightRequest(Uint8Array.of(0xff))).toThrow(LightProtocolError)
     expect(() => decodeLightResponse(bad({ t: 'draft', seq: 1 }))).toThrow(LightProtocolError)
