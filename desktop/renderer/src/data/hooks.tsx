@@ -18,10 +18,10 @@ export function useReplica (): ReplicaView {
 }
 
 /** A value read from the doc, read again whenever the replica changes. */
-function useDocValue<T> (read: (doc: Y.Doc) => T): T {
+function useDocValue<T> (read: (doc: Y.Doc) => T, key: unknown = null): T {
   const replica = useReplica()
   const version = useSyncExternalStore(replica.subscribe, replica.version)
-  return useMemo(() => read(replica.doc), [replica, replica.doc, version])
+  return useMemo(() => read(replica.doc), [replica, replica.doc, version, key])
 }
 
 function mapValues<T> (doc: Y.Doc, name: string): T[] {
@@ -44,7 +44,7 @@ export function useAccounts (): Account[] {
 }
 
 export function useAccount (id: string | null | undefined): Account | null {
-  return useDocValue(doc => id == null ? null : doc.getMap<Account>('accounts').get(id) ?? null)
+  return useDocValue(doc => id == null ? null : doc.getMap<Account>('accounts').get(id) ?? null, id)
 }
 
 export function useDevices (): Device[] {
@@ -52,7 +52,7 @@ export function useDevices (): Device[] {
 }
 
 export function useDevice (id: string | null | undefined): Device | null {
-  return useDocValue(doc => id == null ? null : doc.getMap<Device>('devices').get(id) ?? null)
+  return useDocValue(doc => id == null ? null : doc.getMap<Device>('devices').get(id) ?? null, id)
 }
 
 export function usePrices (): Price[] {
