@@ -39,6 +39,8 @@ export interface NodeConfig {
     lan: boolean
     /** The bearer token every request carries. */
     token: string
+    /** Optional: the built UI's directory (relative: to the data directory), served at the API's URL. */
+    ui?: string
   }
   /** libp2p listen multiaddrs. */
   listen: string[]
@@ -102,6 +104,7 @@ export async function readConfig (dataDir: string): Promise<NodeConfig> {
   if (!Number.isSafeInteger(api.port) || api.port < 0 || api.port > 65535) throw bad(file, 'api.port', 'expected a port 0-65535')
   if (typeof api.lan !== 'boolean') throw bad(file, 'api.lan', 'expected true or false')
   if (typeof api.token !== 'string' || api.token.length < 8) throw bad(file, 'api.token', 'expected a token of at least 8 characters')
+  if (api.ui !== undefined && (typeof api.ui !== 'string' || api.ui === '')) throw bad(file, 'api.ui', 'expected the path of the built UI\'s directory')
   for (const field of ['listen', 'bootstrap'] as const) {
     if (!Array.isArray(c[field]) || c[field].some(a => typeof a !== 'string')) throw bad(file, field, 'expected a list of multiaddrs')
   }

@@ -3,9 +3,11 @@
  * time beacons (a registrar or oracle key), the payment gateway (an oracle key), settlement (seller
  * keys: utility, producers). Runs until SIGINT/SIGTERM, which stop it cleanly.
  */
+import { resolve } from 'node:path'
 import { renderUnicodeCompact } from 'uqr'
 import { accountId, bytesEqual, gridIdText, type OpSigner } from '@microgrid/protocol'
 import { createApi, serveApi, type ServedApi } from '../api/index.ts'
+import { checkUiDir } from '../api/static.ts'
 import { beaconService, type BeaconService } from '../beacons.ts'
 import { parseInvite } from '../invite.ts'
 import { MicrogridNode } from '../node.ts'
@@ -32,6 +34,14 @@ export async function start (ctx: Context): Promise<Running> {
   if (portText !== undefined && (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)) {
     throw new UsageError(`--api-port: expected a port 0-65535, got ${JSON.stringify(portText)}`, ctx.command)
   }
+  const uiOption = optional(ctx, 'ui')
+  if (uiOption !== undefined) {
+    try {
+      checkUiDir(uiOption)
+    } catch (err) {
+      throw new UsageError(`--ui: ${(err as Error).message.replace(/^ui\.dir: /, '')}`, ctx.command)
+    }
+  }
   for (const a of list(ctx, 'listen')) checkMultiaddr(a, '--listen', ctx.command, false)
   for (const a of list(ctx, 'bootstrap')) checkMultiaddr(a, '--bootstrap', ctx.command, true)
   for (const p of list(ctx, 'peer')) {
@@ -57,6 +67,14 @@ export async function start (ctx: Context): Promise<Running> {
   const lan = flag(ctx, 'lan') || config.api.lan
   const host = optional(ctx, 'api-host') ?? (flag(ctx, 'lan') && !config.api.lan ? '0.0.0.0' : config.api.host)
   const port = portText !== undefined ? Number(portText) : config.api.port
+  const uiDir = uiOption !== undefined ? resolve(uiOption) : config.api.ui !== undefined ? resolve(dir, config.api.ui) : undefined
+  if (uiOption === undefined && uiDir !== undefined) {
+    try {
+      checkUiDir(uiDir)
+    } catch (err) {
+      throw new CliError(`${paths(dir).config}: api.ui: ${(err as Error).message.replace(/^ui\.dir: /, '')}`, { code: 'bad-config' })
+    }
+  }
   let progress: SyncProgress | undefined
   // Lines on stderr clear the progress bar's line first (it is redrawn on the next tick).
   const note = (line: string): void => { progress?.clear(); ctx.note(line) }
@@ -115,7 +133,10 @@ export async function start (ctx: Context): Promise<Running> {
       stops.push(async () => await settlement?.stop())
     }
 
-    const app = createApi({ node, token: config.api.token, signers, ...(gateway !== undefined ? { payments: gateway } : {}), ...(settlement !== undefined ? { settlement } : {}) })
+    const app = createApi(
+      { node, token: config.api.token, signers, ...(gateway !== undefined ? { payments: gateway } : {}), ...(settlement !== undefined ? { settlement } : {}) },
+      uiDir !== undefined ? { ui: { dir: uiDir } } : {}
+    )
     let served: ServedApi
     try {
       served = await serveApi(app, { host, port, lan })
@@ -153,14 +174,17 @@ export async function start (ctx: Context): Promise<Running> {
       settlement: sellerKeys.map(k => k.name)
     }
     const state = node.ledger.state
+    // The browser's address: the token in the fragment (never sent to a server; the UI keeps it and clears the address bar).
+    const uiUrl = uiDir !== undefined ? `${served.url}/#token=${encodeURIComponent(config.api.token)}` : null
     ctx.result({
       grid: gridIdText(node.ledger.gridId), name: g.name, currency: g.currency,
-      api: served.url, lanUrls: served.lanUrls, peerId: node.peerId, addresses: node.multiaddrs.map(String), invite,
+      api: served.url, ui: uiUrl, lanUrls: served.lanUrls, peerId: node.peerId, addresses: node.multiaddrs.map(String), invite,
       keys, services, ops: { decided: state.decidedCount, pending: state.pendingCount }, stateHash: node.stateHash(),
       connected, failed, pid: process.pid, dataDir: dir
     }, () => [
       `grid      ${gridIdText(node.ledger.gridId)} (${g.name}, ${g.currency})`,
       `api       ${served.url} (token in ${paths(dir).config})`,
+      ...(uiUrl !== null ? [`ui        ${uiUrl} (open in a browser on this machine)`] : []),
       ...served.lanUrls.map(u => `lan       ${u}`),
       `peer id   ${node.peerId}`,
       ...node.multiaddrs.map(ma => `listening ${ma.toString()}`),
