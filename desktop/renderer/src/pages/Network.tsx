@@ -1,0 +1,73 @@
+// The node on the network: its peers, how far its sync got, its state hash and op counts, and this
+// app's live link to the node.
+import type { ReactNode } from 'react'
+import { age, clock, shortId } from '../data/format.ts'
+import { useConnection, useStatus } from '../data/hooks.tsx'
+import type { Status } from '../data/types.ts'
+import { useNow } from './parts/hooks.ts'
+import { Empty, PageHeader, Panel } from './parts/ui.tsx'
+
+/** How far the node's ledger got: decided ops over decided plus those waiting (pending or known missing). */
+export function syncProgress (status: Pick<Status, 'ops' | 'sync'>): number {
+  const total = status.ops.decided + status.ops.pending + status.sync.missing
+  return total === 0 ? 1 : status.ops.decided / total
+}
+
+export function Network (): ReactNode {
+  const status = useStatus()
+  const link = useConnection()
+  const now = useNow(2000)
+  if (status === null) {
+    return (
+      <div className='page'>
+        <PageHeader title='Network' />
+        <Empty>This app has not heard from its node yet.</Empty>
+      </div>
+    )
+  }
+  const progress = syncProgress(status)
+  const synced = status.ops.pending === 0 && status.sync.missing === 0
+  const percent = Math.floor(progress * 1000) / 10
+  return (
+    <div className='page'>
+      <PageHeader title='Network' lead='This node, its peers, and how far its ledger got.' />
+      <div className='grid2'>
+        <Panel title='Sync'>
+          <p role='status' className={synced ? 'check check-ok' : 'check check-bad'}>{synced ? '✓ In sync: nothing known to be missing' : `Syncing: ${percent}%`}</p>
+          <div className='progress' role='progressbar' aria-label='Sync progress' aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}><span style={{ width: `${percent}%` }} /></div>
+          <dl className='facts'>
+            <dt>Ops decided</dt><dd>{status.ops.decided.toLocaleString('en-US')}</dd>
+            <dt>Ops pending</dt><dd>{status.ops.pending.toLocaleString('en-US')}</dd>
+            <dt>Positions missing</dt><dd>{status.sync.missing.toLocaleString('en-US')}</dd>
+            <dt>Last pull</dt><dd>{status.sync.lastPull === null ? 'none yet' : `${status.sync.lastPull.received} ops from ${shortId(status.sync.lastPull.peer)}, ${age(status.sync.lastPull.at, now)}`}</dd>
+          </dl>
+        </Panel>
+        <Panel title='This node'>
+          <dl className='facts'>
+            <dt>Peer id</dt><dd className='mono'>{status.peerId}</dd>
+            <dt>Grid</dt><dd>{status.grid.name} <span className='mono small muted'>{shortId(status.grid.id)}</span></dd>
+            <dt>State hash</dt><dd className='mono' data-testid='state-hash'>{status.stateHash}</dd>
+            <dt>Node clock</dt><dd>{clock(status.time)}</dd>
+            <dt>This app’s link</dt><dd>{link.state === 'live' ? 'live' : link.state}{link.lastUpdate !== null ? `, last update ${age(link.lastUpdate, now)}` : ''}</dd>
+          </dl>
+          {(status.addresses ?? []).length > 0 && (
+            <details><summary>Listening addresses ({status.addresses?.length})</summary>
+              <ul className='small mono'>{status.addresses?.map(a => <li key={a}>{a}</li>)}</ul>
+            </details>
+          )}
+        </Panel>
+        <Panel title={`Peers (${status.peers.length})`} wide>
+          {status.peers.length === 0
+            ? <Empty>No peers connected: this node holds only what it had.</Empty>
+            : (
+              <table>
+                <caption className='sr-only'>Connected peers</caption>
+                <thead><tr><th scope='col'>Peer</th><th scope='col'>Addresses</th></tr></thead>
+                <tbody>{status.peers.map(p => <tr key={p.id}><td className='mono'>{p.id}</td><td className='mono small'>{p.addresses.join(', ') || '—'}</td></tr>)}</tbody>
+              </table>
+              )}
+        </Panel>
+      </div>
+    </div>
+  )
+}

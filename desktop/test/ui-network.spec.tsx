@@ -1,0 +1,44 @@
+// @vitest-environment happy-dom
+import { afterEach, describe, expect, it } from 'vitest'
+import { act, cleanup, screen, within } from '@testing-library/react'
+import { Network, syncProgress } from '../renderer/src/pages/Network.tsx'
+import { NOW, fixtureStatus, renderWithReplica } from './ui-fixture.tsx'
+
+afterEach(() => { cleanup() })
+
+describe('network page', () => {
+  it('shows peers, the state hash, ops decided and pending, in sync', () => {
+    renderWithReplica(<Network />, { status: { state: 'live', lastUpdate: Date.now() } })
+    const s = fixtureStatus()
+    expect(screen.getByTestId('state-hash').textContent).toBe(s.stateHash)
+    expect(screen.getByRole('region', { name: 'Peers (1)' }).textContent).toContain('12D3KooWAb/ip4/127.0.0.1/tcp/4101')
+    const sync = screen.getByRole('region', { name: 'Sync' })
+    expect(within(sync).getByRole('status').textContent).toBe('✓ In sync: nothing known to be missing')
+    expect(within(sync).getByRole('progressbar', { name: 'Sync progress' }).getAttribute('aria-valuenow')).toBe('100')
+    expect(sync.textContent).toContain('Ops decided22')
+    expect(sync.textContent).toContain('Last pullnone yet')
+    expect(screen.getByText(/^live, last update just now$/)).toBeTruthy()
+  })
+
+  it('shows sync progress while ops wait for their past', () => {
+    const { doc } = renderWithReplica(<Network />)
+    act(() => {
+      doc.getMap('status').set('ops', { decided: 60, pending: 30 })
+      doc.getMap('status').set('sync', { missing: 10, lastPull: { peer: '12D3KooWPeerXYZ12345', received: 12, at: Date.now() - 120_000 } })
+    })
+    const sync = screen.getByRole('region', { name: 'Sync' })
+    expect(within(sync).getByRole('status').textContent).toBe('Syncing: 60%')
+    expect(within(sync).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('60')
+    expect(sync.textContent).toContain('12 ops from 12D3Koo…12345, 2 min ago')
+    expect(syncProgress({ ops: { decided: 0, pending: 0 }, sync: { missing: 0, lastPull: null } })).toBe(1)
+  })
+
+  it('says so when no peer is connected, and when the node was never heard', () => {
+    const alone = { ...fixtureStatus(), peers: [], time: NOW }
+    const { unmount } = renderWithReplica(<Network />, { fixture: { status: alone } })
+    expect(screen.getByText('No peers connected: this node holds only what it had.')).toBeTruthy()
+    unmount()
+    renderWithReplica(<Network />, { fixture: { status: null } })
+    expect(screen.getByText('This app has not heard from its node yet.')).toBeTruthy()
+  })
+})
