@@ -1,0 +1,92 @@
+// The consumer simulator (`#/consumer-sim`): a household meter and a bulb. The bulb follows the device's
+// meter report (relay and power) and its funds; clicking it switches the simulated load; the meter
+// turns while power flows, its meter signs a burn per kWh, and it goes dark when the funds run out.
+import { useState, type ReactNode } from 'react'
+import { ApiError, switchSimulatedLoad } from '../data/api.ts'
+import { age, kwh, untilAbout } from '../data/format.ts'
+import { useDevice, useDevices, useRecent } from '../data/hooks.tsx'
+import { errorText, useToasts } from '../components/Toasts.tsx'
+import { Bulb } from './consumer-sim/Bulb.tsx'
+import { MeterFace } from './consumer-sim/MeterFace.tsx'
+
+function deviceFromHash (): string | null {
+  return new URLSearchParams(window.location.hash.split('?')[1] ?? '').get('device')
+}
+
+export function ConsumerSimulator ({ now = Date.now }: { now?: () => number }): ReactNode {
+  const devices = useDevices()
+  const [chosen, setChosen] = useState<string | null>(deviceFromHash)
+  const id = chosen ?? devices.find(d => d.category === 'household')?.id ?? devices[0]?.id ?? null
+  const device = useDevice(id)
+  const burns = useRecent().filter(op => op.author === id && op.kind === 'burn' && op.status === 'applied')
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const { notify } = useToasts()
+
+  if (devices.length === 0) return <><h1>Consumer simulator</h1><p className='muted'>No consumer device is registered yet.</p></>
+  if (device === null) return <><h1>Consumer simulator</h1><p>No such device.</p></>
+
+  const meter = device.meter
+  const usable = device.funds.usableNowWh
+  const relayOn = meter?.relay === true
+  const drawing = relayOn && (meter?.watts ?? 0) > 0
+  const loadOn = meter !== null && meter.watts > 0
+
+  let state: string
+  if (meter === null) state = 'Its meter has not reported to this node yet.'
+  else if (!relayOn && usable <= 0) state = 'Dark: the funds ran out. Fund it on the account page to light it again.'
+  else if (!relayOn) state = `Off: the meter holds the circuit open (${meter.reason}).`
+  else if (!drawing) state = 'On, but the load is switched off: nothing is drawn.'
+  else state = `Lit, drawing ${meter.watts} W: ${untilAbout(usable, meter.watts, now()) ?? ''}.`
+
+  const toggle = async (): Promise<void> => {
+    setBusy(true)
+    setError(null)
+    try {
+      await switchSimulatedLoad({ device: device.id, on: !loadOn })
+      notify(`${device.label}: load switched ${loadOn ? 'off' : 'on'}.`, 'success')
+    } catch (err) {
+      setError(err instanceof ApiError && err.code === 'not-found'
+        ? 'This node cannot switch a simulated load (it has no POST /api/v1/simulator/load). The bulb shows the meter\'s real state.'
+        : errorText(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <>
+      <h1>Consumer simulator</h1>
+      <div className='card'>
+        <label style={{ maxWidth: 360 }}>
+          Device
+          <select value={device.id} onChange={e => { setChosen(e.target.value) }}>
+            {devices.map(d => <option key={d.id} value={d.id}>{d.label}</option>)}
+          </select>
+        </label>
+      </div>
+      <div className='grid2'>
+        <section className='card sim-bulb' aria-labelledby='bulb-title'>
+          <h2 id='bulb-title'>{device.label}</h2>
+          <Bulb lit={drawing} pressed={loadOn} disabled={busy || meter === null} onClick={() => { void toggle() }} />
+          <p role='status' aria-label='Bulb state'>{state}</p>
+          {error !== null && <p className='error-text' role='alert'>{error}</p>}
+        </section>
+        <section className='card' aria-labelledby='meter-title'>
+          <h2 id='meter-title'>Meter</h2>
+          <MeterFace readingWh={device.funds.burnedWh} watts={meter?.watts ?? 0} turning={drawing} />
+          <dl className='facts'>
+            <dt>Usable now</dt><dd>{kwh(usable)}</dd>
+            <dt>Burned so far</dt><dd>{kwh(device.funds.burnedWh)}</dd>
+            {meter !== null && <><dt>Metered, not yet signed</dt><dd>{kwh(meter.queuedWh)}</dd></>}
+            {meter !== null && <><dt>Last report</dt><dd>{age(meter.at, now())}</dd></>}
+          </dl>
+          <h3 className='small'>Burns signed by its meter (one per kWh)</h3>
+          {burns.length === 0
+            ? <p className='muted small'>None recently.</p>
+            : <ul className='small' aria-label='Recent burns'>{burns.slice(0, 5).map(b => <li key={b.id}>Burn {age(b.ts, now())}</li>)}</ul>}
+        </section>
+      </div>
+    </>
+  )
+}

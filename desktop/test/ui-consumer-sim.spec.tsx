@@ -1,0 +1,68 @@
+// @vitest-environment happy-dom
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { act, cleanup, fireEvent, screen } from '@testing-library/react'
+import { ConsumerSimulator } from '../renderer/src/pages/ConsumerSimulator.tsx'
+import type { Device } from '../renderer/src/data/types.ts'
+import { ids, mockApi, NOW, renderWithReplica, type ApiCall } from './ui-fixture.tsx'
+
+let api: ReturnType<typeof mockApi>
+let answer: (call: ApiCall) => { status?: number, body: unknown } | undefined
+
+beforeEach(() => {
+  window.location.hash = '#/consumer-sim'
+  answer = () => undefined
+  api = mockApi(call => answer(call))
+})
+afterEach(() => { cleanup(); api.restore() })
+
+const bulb = (): HTMLButtonElement => screen.getByRole('button', { name: /^Bulb switch/ })
+
+describe('Consumer simulator', () => {
+  it('lights the bulb while the meter reports its relay on and power drawn, and turns the meter', () => {
+    renderWithReplica(<ConsumerSimulator now={() => NOW} />)
+    expect(bulb().getAttribute('aria-pressed')).toBe('true')
+    expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toMatch(/^Lit, drawing 40 W: until about/)
+    expect(screen.getByLabelText('Meter reading').textContent).toBe('00000.300 kWh')
+    expect(screen.getByText('Turning: 40 W')).toBeTruthy()
+  })
+
+  it('goes dark when the funds run out and the relay opens', () => {
+    const { doc } = renderWithReplica(<ConsumerSimulator now={() => NOW} />)
+    act(() => {
+      const d = doc.getMap<Device>('devices').get(ids.household)!
+      doc.getMap('devices').set(ids.household, {
+        ...d,
+        funds: { ...d.funds, usableNowWh: 0, balanceWh: 0, burnedWh: 1000 },
+        meter: { ...d.meter!, relay: false, reason: 'no-funds', usableWh: 0 }
+      })
+      doc.getArray('recent').push([{ status: 'applied', id: 'b1', kind: 'burn', author: ids.household, seq: 9, ts: NOW - 5000 }])
+    })
+    expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toContain('Dark: the funds ran out')
+    expect(screen.getByLabelText('Meter reading').textContent).toBe('00001.000 kWh')
+    expect(screen.getByText('Still: no power drawn')).toBeTruthy()
+    expect(screen.getByRole('list', { name: 'Recent burns' }).textContent).toContain('Burn 5 s ago')
+  })
+
+  it('switches the load through the API when the bulb is clicked', async () => {
+    answer = call => call.path === '/simulator/load' ? { body: { device: ids.household, on: false, watts: 0 } } : undefined
+    renderWithReplica(<ConsumerSimulator now={() => NOW} />)
+    fireEvent.click(bulb())
+    await screen.findByText('household 0: load switched off.')
+    expect(api.calls).toEqual([expect.objectContaining({ method: 'POST', path: '/simulator/load', body: { device: ids.household, on: false } })])
+  })
+
+  it('says so in words when the node cannot switch a simulated load, and keeps showing the real state', async () => {
+    renderWithReplica(<ConsumerSimulator now={() => NOW} />)
+    fireEvent.click(bulb())
+    expect((await screen.findByRole('alert')).textContent).toContain('This node cannot switch a simulated load')
+    expect(bulb().getAttribute('aria-pressed')).toBe('true')
+  })
+
+  it('picks another device, which has no meter report yet', () => {
+    renderWithReplica(<ConsumerSimulator now={() => NOW} />)
+    fireEvent.change(screen.getByLabelText('Device'), { target: { value: ids.lamp } })
+    expect(screen.getByRole('heading', { name: 'Plaza lamp' })).toBeTruthy()
+    expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toBe('Its meter has not reported to this node yet.')
+    expect(bulb().disabled).toBe(true)
+  })
+})
