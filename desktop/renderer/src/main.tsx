@@ -1,6 +1,5 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
-import 'leaflet/dist/leaflet.css'
 import './styles.css'
 import { App } from './App.tsx'
 import { connection, takeTokenFromFragment } from './data/connection.ts'

@@ -2,6 +2,7 @@
 // clickable; a street tile layer only when one is configured and a tile loads.
 import { useEffect, useRef, useState, type ReactNode } from 'react'
 import L from 'leaflet'
+import 'leaflet/dist/leaflet.css'
 import type { Device } from '../data/types.ts'
 
 export interface DeviceMapProps {

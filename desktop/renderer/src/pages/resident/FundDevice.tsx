@@ -1,14 +1,16 @@
 // Fund a consumer device: choose it from a table, on the map or by its QR label, give kWh, and
 // optionally only for a time window.
-import { useCallback, useState, type ReactNode } from 'react'
+import { lazy, Suspense, useCallback, useState, type ReactNode } from 'react'
 import { fundDevice } from '../../data/api.ts'
 import { kwh } from '../../data/format.ts'
 import { useDevices } from '../../data/hooks.tsx'
 import { parseDeviceQr } from '../../data/qr.ts'
 import type { Signer } from '../../data/types.ts'
-import { DeviceMap } from '../../components/DeviceMap.tsx'
-import { QrScanner } from '../../components/QrScanner.tsx'
 import { errorText, useToasts } from '../../components/Toasts.tsx'
+
+// The map (Leaflet) and the scanner (ZXing) load when first opened, not with the page.
+const DeviceMap = lazy(async () => ({ default: (await import('../../components/DeviceMap.tsx')).DeviceMap }))
+const QrScanner = lazy(async () => ({ default: (await import('../../components/QrScanner.tsx')).QrScanner }))
 
 type Picker = 'list' | 'map' | 'qr'
 
@@ -103,8 +105,10 @@ export function FundDevice ({ me, grid, now = Date.now }: { me: Signer, grid: st
           </tbody>
         </table>
       )}
-      {picker === 'map' && <DeviceMap devices={devices} selected={deviceId} onSelect={setDeviceId} />}
-      {picker === 'qr' && <QrScanner onScan={onScan} />}
+      <Suspense fallback={<p className='muted'>Loading…</p>}>
+        {picker === 'map' && <DeviceMap devices={devices} selected={deviceId} onSelect={setDeviceId} />}
+        {picker === 'qr' && <QrScanner onScan={onScan} />}
+      </Suspense>
 
       <form className='row' style={{ marginTop: '1rem' }} onSubmit={e => { e.preventDefault(); void submit() }}>
         <p style={{ flexBasis: '100%', margin: 0 }} aria-live='polite'>
