@@ -12,9 +12,8 @@
  *
  * Every response carries the CSP and the other SECURITY_HEADERS.
  */
-import { open, realpath } from 'node:fs/promises'
+import { readFile, realpath, stat } from 'node:fs/promises'
 import { posix, relative, resolve, sep, isAbsolute } from 'node:path'
-import { Readable } from 'node:stream'
 import { APP_HOST, APP_SCHEME, SECURITY_HEADERS, mimeTypeOf } from './app-scheme.ts'
 
 export interface AppProtocolInit {
@@ -71,28 +70,19 @@ export function appProtocolHandler (init: AppProtocolInit): (request: Request) =
     } catch {
       return errorResponse(404, 'not-found', `no file ${wanted} in the app`)
     }
-    let handle
+    // Read whole (the files are small): Electron reads fs.readFile and fs.stat inside its asar archive too.
     try {
-      handle = await open(real, 'r')
-      const stat = await handle.stat()
-      if (!stat.isFile()) {
-        await handle.close()
-        return errorResponse(404, 'not-found', `no file ${wanted} in the app`)
-      }
+      const info = await stat(real)
+      if (!info.isFile()) return errorResponse(404, 'not-found', `no file ${wanted} in the app`)
       const headers = withSecurityHeaders(new Headers({
         'Content-Type': mimeTypeOf(real),
-        'Content-Length': String(stat.size),
+        'Content-Length': String(info.size),
         // Vite names assets by their hash: they never change. index.html does, at every build.
         'Cache-Control': wanted.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'
       }))
-      if (request.method === 'HEAD') {
-        await handle.close()
-        return new Response(null, { status: 200, headers })
-      }
-      const body = Readable.toWeb(handle.createReadStream()) as ReadableStream<Uint8Array>
-      return new Response(body, { status: 200, headers })
+      if (request.method === 'HEAD') return new Response(null, { status: 200, headers })
+      return new Response(new Uint8Array(await readFile(real)), { status: 200, headers })
     } catch (err) {
-      await handle?.close().catch(() => {})
       return errorResponse(500, 'read-failed', `cannot read ${wanted}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
   }

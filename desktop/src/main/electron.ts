@@ -17,11 +17,10 @@ import {
   app, BrowserWindow, dialog, ipcMain, protocol, safeStorage, session, shell,
   type BrowserWindowConstructorOptions, type WebContents
 } from 'electron'
-import { PASSPHRASE_ENV } from '@microgrid/node'
 import { appProtocolHandler } from './app-protocol.ts'
 import { APP_ENTRY, APP_SCHEME, APP_SCHEME_PRIVILEGES } from './app-scheme.ts'
 import { readGenesisFile } from './genesis-file.ts'
-import { householdNode, type HouseholdNode } from './household-node.ts'
+import type { HouseholdNode } from './household-node.ts'
 import { ipcHandlers } from './ipc.ts'
 import { keychainPassphraseStore, type SecretCipher } from './passphrase-store.ts'
 import { allowPermissionCheck, allowPermissionRequest, mayNavigate, windowOpenDecision } from './security-policy.ts'
@@ -31,9 +30,6 @@ const here = dirname(fileURLToPath(import.meta.url))
 /** desktop/dist/main/main.mjs → desktop/dist/renderer and desktop/dist/preload. */
 const rendererDir = join(here, '..', 'renderer')
 const preloadFile = join(here, '..', 'preload', 'preload.cjs')
-
-// The app gives the keys' passphrase itself (keychain or the user), never the environment.
-delete process.env[PASSPHRASE_ENV]
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { ...APP_SCHEME_PRIVILEGES } }])
 app.enableSandbox()
@@ -73,6 +69,11 @@ async function main (): Promise<void> {
   }
   await app.whenReady()
   const dataDir = join(app.getPath('userData'), 'node')
+  // Loaded apart (its own chunk in the bundle): the window need not wait for the node's code, and the
+  // CLI module inside it does not take the bundle's entry for its own program file (it would run).
+  const { householdNode, PASSPHRASE_ENV } = await import('./household-node.ts')
+  // The app gives the keys' passphrase itself (keychain or the user), never the environment.
+  delete process.env[PASSPHRASE_ENV]
   const node: HouseholdNode = householdNode({
     dataDir,
     passphrases: keychainPassphraseStore(join(app.getPath('userData'), 'node-passphrase.bin'), keychain),

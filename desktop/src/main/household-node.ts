@@ -18,6 +18,8 @@ import type { Connection, GenesisSource, NodeState, SetupRequest } from '../prel
 import { APP_ORIGIN } from './app-scheme.ts'
 import type { PassphraseStore } from './passphrase-store.ts'
 
+export { PASSPHRASE_ENV }
+
 type Running = NonNullable<Awaited<ReturnType<typeof runCli>>>
 
 export interface HouseholdNodeInit {
