@@ -113,7 +113,7 @@ export function Explorer (): ReactNode {
                     <tr key={`${r.oracle}/${r.seq}`}>
                       <td><code>{shortId(r.oracle)}#{r.seq}</code></td><td>{r.contract}</td><td>{nameOf(r.payer)} → {nameOf(r.payee)}</td>
                       <td className='num'>{money(r.amountMinor, currency)}</td><td className='num'>{r.wh === null ? '—' : r.wh.toLocaleString('en-US')}</td>
-                      <td>{r.settled ? <span className='pill pill-ok'>settled</span> : <span className='pill pill-bad' title={r.message ?? undefined}>{r.reason ?? 'settleable'}</span>}</td>
+                      <td>{r.settled ? <span className='pill pill-ok'>settled</span> : <span className={r.reason === null ? 'pill' : 'pill pill-bad'} title={r.message ?? undefined}>{r.reason ?? 'settleable'}</span>}</td>
                       <td>{age(r.ts, now)}</td>
                     </tr>
                   ))}</tbody>
@@ -132,7 +132,7 @@ function Chain ({ account, open, onToggle, nameOf }: { account: Account, open: b
       <tr className={open ? 'selected' : undefined}>
         <td>
           <button type='button' className='link' aria-expanded={open} onClick={onToggle}>{account.label ?? nameOf(account.id)}</button>
-          <div className='small mono muted'>{account.id}</div>
+          <div className='small mono muted' title={account.id}>{shortId(account.id)}</div>
         </td>
         <td>{account.roles.join(', ')}</td><td className='num'>{account.ops}</td>
         <td className='num'>{wh(account.balanceWh)}</td><td className='num'>{wh(account.spendableWh)}</td>

@@ -44,7 +44,7 @@ export function Utility (): ReactNode {
       )}
       <div className='grid2'>
         <Panel title='Prepaid and delivered'>
-          <dl className='facts big'>
+          <dl className='facts facts-large'>
             <dt>Money collected</dt><dd>{money(collected, currency)}</dd>
             <dt>Energy delivered</dt><dd>{kwh(delivered)}</dd>
             <dt>Still to deliver</dt><dd>{kwh(owedWh)}</dd>
@@ -54,7 +54,7 @@ export function Utility (): ReactNode {
         <Panel title='Prices'>
           {utilityId === ''
             ? <Empty>No utility is registered yet.</Empty>
-            : <PriceForm key={`${utilityId}/${price?.wholesale?.minorPerMWh}/${price?.retail?.minorPerMWh}`} price={price} currency={currency} signer={signer} />}
+            : <PriceForm key={`${utilityId}/${price?.wholesale?.minorPerMWh}/${price?.retail?.minorPerMWh}`} price={price} currency={currency} signer={signer} wholesaleFor='to other utilities' />}
         </Panel>
         <Panel title='Producers’ wholesale prices'>
           {producers.length === 0

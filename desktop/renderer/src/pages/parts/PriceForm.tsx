@@ -10,7 +10,7 @@ const asText = (value: Price['retail'], digits: number): string =>
   value === null ? '' : String(Math.round(value.dollarsPerKWh * 10 ** (digits + 3)) / 10 ** (digits + 3))
 
 /** The current prices and, when this node holds the seller's key (`signer`), a form to change them. */
-export function PriceForm ({ price, currency, signer }: { price: Price | undefined, currency: Currency, signer: string | null }): ReactNode {
+export function PriceForm ({ price, currency, signer, wholesaleFor = 'to the utility' }: { price: Price | undefined, currency: Currency, signer: string | null, wholesaleFor?: string }): ReactNode {
   const [wholesale, setWholesale] = useState(() => asText(price?.wholesale ?? null, currency.digits))
   const [retail, setRetail] = useState(() => asText(price?.retail ?? null, currency.digits))
   const [busy, setBusy] = useState(false)
@@ -42,7 +42,7 @@ export function PriceForm ({ price, currency, signer }: { price: Price | undefin
   return (
     <div>
       <dl className='facts'>
-        <dt>Wholesale (to the utility)</dt><dd>{show(price?.wholesale ?? null)}</dd>
+        <dt>Wholesale ({wholesaleFor})</dt><dd>{show(price?.wholesale ?? null)}</dd>
         <dt>Retail (to residents)</dt><dd>{show(price?.retail ?? null)}</dd>
       </dl>
       {signer === null
@@ -50,10 +50,10 @@ export function PriceForm ({ price, currency, signer }: { price: Price | undefin
         : (
           <form className='form inline' onSubmit={e => { void save(e) }}>
             <label>Wholesale price ({currency.code} per kWh)
-              <input type='text' inputMode='decimal' value={wholesale} onChange={e => setWholesale(e.target.value)} placeholder='0.08' />
+              <input type='text' inputMode='decimal' value={wholesale} onChange={e => setWholesale(e.target.value)} />
             </label>
             <label>Retail price ({currency.code} per kWh)
-              <input type='text' inputMode='decimal' value={retail} onChange={e => setRetail(e.target.value)} placeholder='0.125' />
+              <input type='text' inputMode='decimal' value={retail} onChange={e => setRetail(e.target.value)} />
             </label>
             <button type='submit' disabled={busy}>{busy ? 'Saving…' : 'Set prices'}</button>
             {done && <p role='status' className='note note-ok'>Prices set. Payments from now on use them.</p>}
