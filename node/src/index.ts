@@ -16,5 +16,5 @@ export { KeyRing } from './keys.ts'
 export {
   createApi, closeApi, replicaOf, serveApi, API_PREFIX, API_VERSION, ApiError, wouldReject, Replica, RECENT_OPS, UI_CSP,
   type ApiComponents, type ApiOptions, type ApiPayments, type ApiSettlement, type ServeOptions, type ServedApi,
-  type ReplicaOptions, type RecentOp, type UiOptions
+  type ReplicaOptions, type RecentOp, type UiOptions, type ApiSimulator, type SimulatedMeter
 } from './api/index.ts'

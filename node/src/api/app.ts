@@ -20,6 +20,7 @@ import { marketRoutes } from './routes/market.ts'
 import { opRoutes } from './routes/ops.ts'
 import { paymentRoutes, STRIPE_PATH } from './routes/payments.ts'
 import { replicaRoutes } from './routes/replica.ts'
+import { simulatorRoutes } from './routes/simulator.ts'
 import { statusRoutes } from './routes/status.ts'
 import { Replica } from './replica.ts'
 import { checkUiDir, uiRoutes } from './static.ts'
@@ -74,6 +75,7 @@ export function createApi (c: ApiComponents, options: ApiOptions = {}): OpenAPIH
   actionRoutes(ctx, api)
   paymentRoutes(ctx, api)
   eventRoutes(ctx, api)
+  simulatorRoutes(ctx, api)
   const replica = new Replica(ctx, options.replica)
   replicaRoutes(ctx, replica, api)
   app.route(API_PREFIX, api)

@@ -27,6 +27,30 @@ export interface ApiSettlement {
   unsettled: () => unknown[]
 }
 
+/** A simulated meter as the host of the simulation sees it. */
+export interface SimulatedMeter {
+  /** The meter's key: a generation meter's, or a consumer device's (its account). */
+  account: PublicKey
+  role: 'generation' | 'consumption'
+  /** What the meter is: "Rooftop solar 1", "Household 2". */
+  label: string
+  /** Generation: the sun is on the panel; consumption: the load draws (it still needs the relay on). */
+  on: boolean
+  /** Power while on, W. */
+  powerW: number
+  /** The meter's relay (consumption), or null. */
+  relay: boolean | null
+  /** Energy the meter counted since it started, Wh. */
+  meteredWh: number
+}
+
+/** What `/simulator` needs of a simulation (the island demo provides it). */
+export interface ApiSimulator {
+  meters: () => SimulatedMeter[]
+  /** Switches a meter's sun or load; returns it, or undefined when no simulated meter has this key. */
+  set: (account: PublicKey, on: boolean) => SimulatedMeter | undefined
+}
+
 export interface ApiComponents {
   node: MicrogridNode
   /** Every request carries `Authorization: Bearer <token>` (or `?token=` for EventSource, which cannot set headers). */
@@ -39,6 +63,8 @@ export interface ApiComponents {
   settlement?: ApiSettlement
   /** The time used for funds (`fundsOf`), ages and the ts of ops the actions sign; default the system clock. */
   clock?: Clock
+  /** Simulated meters this node hosts (the island demo): `/simulator` answers 501 without it. */
+  simulator?: ApiSimulator
 }
 
 export interface ApiOptions {
@@ -67,6 +93,7 @@ export interface ApiContext {
   readonly signers: ReadonlyMap<string, OpSigner>
   readonly payments: ApiPayments | undefined
   readonly settlement: ApiSettlement | undefined
+  readonly simulator: ApiSimulator | undefined
   readonly clock: Clock
   readonly hosts: Set<string>
   readonly events: EventHub
@@ -82,6 +109,7 @@ export function makeContext (c: ApiComponents, hosts: Iterable<string>, events: 
     signers: c.signers,
     payments: c.payments,
     settlement: c.settlement,
+    simulator: c.simulator,
     clock: c.clock ?? systemClock,
     hosts: new Set([...hosts].map(h => h.toLowerCase())),
     events,
@@ -93,7 +121,13 @@ export function makeContext (c: ApiComponents, hosts: Iterable<string>, events: 
 // ---------------------------------------------------------------------------------------------------
 // Ids, roles, labels
 
-export const idOf = (key: PublicKey): string => accountId(key)
+/** Account ids by key object: a chain's key is one Uint8Array for good, and bech32 is costly to redo for 10,000 accounts. */
+const ids = new WeakMap<PublicKey, string>()
+export const idOf = (key: PublicKey): string => {
+  let id = ids.get(key)
+  if (id === undefined) ids.set(key, id = accountId(key))
+  return id
+}
 export const idOfHex = (hex: string): string => accountId(fromHex(hex))
 
 export type AccountRole = 'registrar' | 'oracle' | 'utility' | 'producer' | 'generation-meter' | 'consumer' | 'resident'
