@@ -67,14 +67,14 @@ module.exports = {
       severity: 'error',
       comment:
         'An import that does not resolve, e.g. a path a package does not export ' +
-        '(@microgrid/core/src/...) or a missing file.',
+        '(@microgrid/core/src/...) or a missing file. Vite asset imports (`x.wasm?url`) resolve in the bundler.',
       from: {},
-      to: { couldNotResolve: true }
+      to: { couldNotResolve: true, pathNot: '\\?(url|raw)$' }
     }
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '(^|/)(\\.tsbuild|coverage)/' },
+    exclude: { path: '(^|/)(\\.tsbuild|coverage|dist)/' },
     // Parse with TypeScript before compiling, so that type-only imports count for every rule.
     tsPreCompilationDeps: true,
     parser: 'tsc',

@@ -31,6 +31,9 @@ const here = dirname(fileURLToPath(import.meta.url))
 const rendererDir = join(here, '..', 'renderer')
 const preloadFile = join(here, '..', 'preload', 'preload.cjs')
 
+// The same data folder in development (`electron main.mjs` would be named "Electron") as packaged.
+app.setName('Microgrid')
+app.setPath('userData', join(app.getPath('appData'), 'Microgrid'))
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { ...APP_SCHEME_PRIVILEGES } }])
 app.enableSandbox()
 

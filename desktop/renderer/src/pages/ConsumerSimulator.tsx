@@ -60,7 +60,7 @@ export function ConsumerSimulator ({ now = Date.now }: { now?: () => number }): 
       <div className='card'>
         <label style={{ maxWidth: 360 }}>
           Device
-          <select value={device.id} onChange={e => { setChosen(e.target.value) }}>
+          <select value={device.id} onChange={e => { setChosen(e.target.value); setError(null) }}>
             {devices.map(d => <option key={d.id} value={d.id}>{d.label}</option>)}
           </select>
         </label>

@@ -2,7 +2,7 @@
 import { useEffect, useState, type ReactNode } from 'react'
 import { accountHistory } from '../../data/api.ts'
 import { kwh, shortId, when } from '../../data/format.ts'
-import { useAccount, useAccounts } from '../../data/hooks.tsx'
+import { useAccount, useAccounts, useDevices } from '../../data/hooks.tsx'
 import type { HistoryEntry } from '../../data/types.ts'
 import { errorText } from '../../components/Toasts.tsx'
 
@@ -30,11 +30,12 @@ export function describeEntry (entry: HistoryEntry, me: string, name: (id: strin
 
 export function History ({ me, now = Date.now }: { me: string, now?: () => number }): ReactNode {
   const account = useAccount(me)
-  const labels = new Map(useAccounts().map(a => [a.id, a.label]))
+  const devices = useDevices()
+  const labels = new Map<string, string | null>([...devices.map(d => [d.id, d.label] as const), ...useAccounts().map(a => [a.id, a.label ?? null] as const)])
   const [entries, setEntries] = useState<HistoryEntry[]>([])
   const [next, setNext] = useState<string | null>(null)
   const [error, setError] = useState<string | null>(null)
-  const name = (id: string): string => id === me ? 'you' : labels.get(id) ?? shortId(id)
+  const name = (id: string): string => id === me ? 'you' : labels.get(id) ?? devices.find(d => d.id === id)?.label ?? shortId(id)
   const changed = `${account?.balanceWh}:${account?.ops}`
 
   useEffect(() => {
