@@ -4,7 +4,7 @@
  * navigation guards and the IPC channels to the tested modules, and starts in 'setup-needed' on a new
  * data directory. The bundle is built as `npm run desktop` and `npm run dist` build it.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 /** What the stand-in records (see FAKE_ELECTRON). */
 interface Recorded {
-  userData: string
+  name: string
+  paths: Record<string, string>
   sandbox: boolean
   privileged: Array<{ scheme: string, privileges: Record<string, boolean> }>
   protocolHandlers: Map<string, (request: Request) => Promise<Response>>
@@ -36,7 +37,9 @@ export const app = new (class extends Emitter {
   enableSandbox () { state.sandbox = true }
   requestSingleInstanceLock () { return true }
   whenReady () { return Promise.resolve() }
-  getPath () { return state.userData }
+  setName (name) { state.name = name }
+  setPath (name, path) { state.paths[name] = path }
+  getPath (name) { return state.paths[name] }
   quit () {}
 })()
 class Contents extends Emitter { setWindowOpenHandler (f) { this.openHandler = f } }
@@ -73,7 +76,7 @@ const recorded = {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'microgrid-bundle-'))
-  recorded.userData = join(dir, 'userData')
+  recorded.paths = { appData: join(dir, 'appData') }
   await mkdir(join(dir, 'node_modules', 'electron'), { recursive: true })
   await writeFile(join(dir, 'node_modules', 'electron', 'package.json'), JSON.stringify({ name: 'electron', type: 'module', main: 'index.js' }))
   await writeFile(join(dir, 'node_modules', 'electron', 'index.js'), FAKE_ELECTRON)
@@ -107,6 +110,8 @@ const APP_FRAME = { senderFrame: { url: 'microgrid-app://app/index.html', parent
 describe('the bundled main process', () => {
   it('registers the privileged scheme and the sandbox, and opens one locked-down window on the app', () => {
     expect(recorded.sandbox).toBe(true)
+    expect(recorded.name).toBe('Microgrid')
+    expect(recorded.paths.userData).toBe(join(dir, 'appData', 'Microgrid'))
     expect(recorded.privileged).toEqual([{ scheme: 'microgrid-app', privileges: expect.objectContaining({ standard: true, secure: true, supportFetchAPI: true }) }])
     expect(recorded.windows).toHaveLength(1)
     const win = recorded.windows[0] as Recorded['windows'][number]
@@ -129,6 +134,8 @@ describe('the bundled main process', () => {
     const state = recorded.ipc.get('node:state')
     for (let i = 0; i < 100 && (await state?.(APP_FRAME) as { state: string }).state === 'starting'; i++) await new Promise(resolve => setTimeout(resolve, 20))
     expect(await state?.(APP_FRAME)).toEqual({ state: 'setup-needed', keychain: true })
+    // Nothing written before the setup: no data directory, no passphrase.
+    expect(await readdir(recorded.paths.userData as string).catch(() => [])).toEqual([])
     await expect(state?.({ senderFrame: { url: 'https://example.org/', parent: null } })).rejects.toThrow(/only the app's own page/)
     await expect(state?.({ senderFrame: { url: 'microgrid-app://app/index.html', parent: {} } })).rejects.toThrow(/only the app's own page/)
     await expect(recorded.ipc.get('setup:join-grid')?.(APP_FRAME, { genesis: { kind: 'path', path: '/etc/passwd' } })).rejects.toThrow(/genesis.kind/)
