@@ -7,25 +7,13 @@ import { useAccounts, usePrices, useReceipts, useStatus } from '../data/hooks.ts
 import type { Currency, PaymentResult, Receipt, SaleContract } from '../data/types.ts'
 import { minorFromText, USD } from './parts/money.ts'
 import { useAccountName } from './parts/names.ts'
+import { waitingReason } from './parts/receipts.ts'
 import { ErrorNote, PageHeader, Panel } from './parts/ui.tsx'
 
 const contracts: Array<{ value: SaleContract, name: string, help: string }> = [
   { value: 'retail-seller', name: 'Retail: a resident buys from the utility or a producer', help: 'The seller sends the resident energy at its retail price.' },
   { value: 'wholesale-seller', name: 'Wholesale: the utility buys from a producer', help: 'The producer sends the utility energy at its wholesale price.' }
 ]
-
-/** Why a receipt is not settled yet, in plain words. */
-export function waitingReason (receipt: Receipt): string {
-  switch (receipt.reason) {
-    case null: return 'The seller\'s node is sending the energy.'
-    case 'insufficient-funds': return 'The seller does not hold enough energy yet; it is sent once it does.'
-    case 'no-price': return 'The seller had no price for this sale: it can never be delivered.'
-    case 'payment-too-small': return 'The payment is too small to buy any energy.'
-    case 'seller-frozen': return 'The seller\'s account is frozen.'
-    case 'seller-undecided': return 'The seller\'s node is still busy; it will be sent shortly.'
-    default: return receipt.message ?? receipt.reason
-  }
-}
 
 export function PaymentSimulator (): ReactNode {
   const status = useStatus()

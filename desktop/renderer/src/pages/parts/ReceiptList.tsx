@@ -2,7 +2,7 @@
 import type { ReactNode } from 'react'
 import { age, kwh, money } from '../../data/format.ts'
 import type { Currency, Receipt } from '../../data/types.ts'
-import { waitingReason } from '../PaymentSimulator.tsx'
+import { waitingReason } from './receipts.ts'
 import { Empty } from './ui.tsx'
 
 export function ReceiptList ({ receipts, nameOf, currency, now, empty, caption }: {
