@@ -22,7 +22,8 @@ import {
 } from '@microgrid/protocol'
 import { fundsOf, systemClock, type Clock } from '@microgrid/core'
 import {
-  MicrogridNode, beaconService, createApi, paymentGateway, serveApi, settlementService
+  MicrogridNode, beaconService, createApi, paymentGateway, serveApi, settlementService,
+  type ApiSimulator, type SimulatedMeter
 } from '@microgrid/node'
 import {
   LightClient, MeterAgent, StateStore, simulatedRelay, simulatedSource, type PulseEvent, type PulseSource, type RelayDriver
@@ -31,8 +32,13 @@ import {
 export interface IslandDemoOptions {
   /** Where the island lives (keys, genesis, every node's ledger, every meter's state). */
   dir: string
-  /** The API's port (0: any free one). */
+  /**
+   * The utility's API port (0: any free one); the producer's and the household's APIs take the next
+   * two ports (or free ones with 0).
+   */
   port?: number
+  /** A built UI (desktop/dist/renderer) to serve at `/` of each API; none by default. */
+  ui?: string
   /** Milliseconds between two actions of the island's parties. */
   paceMs?: number
   log?: (line: string) => void
@@ -74,28 +80,72 @@ async function loadKeys (dir: string, names: string[]): Promise<Map<string, OpSi
   return new Map(names.map(n => [n, keySigner(fromHex(stored[n] as string))]))
 }
 
-/** A pulse source that lets pulses through only while the relay is on: no power flows through an open circuit. */
-function gated (inner: PulseSource, relay: RelayDriver | null): PulseSource {
+/** A simulated meter's switch: the sun on a panel, or a load switched on (the simulator pages flip it). */
+interface Switch { on: boolean }
+
+/**
+ * A pulse source that lets pulses through only while its switch is on and the relay (if any) is on:
+ * no power flows through an open circuit, nor from a panel in the shade.
+ */
+function gated (inner: PulseSource, relay: RelayDriver | null, power: Switch): PulseSource {
   return {
-    start: async listener => await inner.start((e: PulseEvent) => { if (relay === null || relay.state === true || e.type === 'fault') listener(e) }),
+    start: async listener => await inner.start((e: PulseEvent) => { if (e.type === 'fault' || (power.on && (relay === null || relay.state === true))) listener(e) }),
     stop: async () => await inner.stop()
   }
+}
+
+/** The API's view of the island's simulated meters: the simulator pages' switches. */
+function simulatorOf (demo: IslandDemo, switches: Map<string, Switch>, relays: Map<string, RelayDriver | null>): ApiSimulator {
+  const view = (m: MeterSpec): SimulatedMeter => {
+    const key = demo.keys.get(m.name) as OpSigner
+    return {
+      account: key.publicKey,
+      role: m.role,
+      label: m.label ?? `Rooftop solar ${m.name.slice('producer-'.length, 'producer-'.length + 1)}`,
+      on: switches.get(m.name)?.on ?? false,
+      powerW: m.powerW,
+      relay: relays.get(m.name)?.state ?? null,
+      meteredWh: demo.agents.get(m.name)?.meteredWh ?? 0
+    }
+  }
+  return {
+    meters: () => METERS.map(view),
+    set: (account, on) => {
+      const m = METERS.find(x => toHex((demo.keys.get(x.name) as OpSigner).publicKey) === toHex(account))
+      if (m === undefined) return undefined
+      ;(switches.get(m.name) as Switch).on = on
+      return view(m)
+    }
+  }
+}
+
+/** The parties whose node serves the API (and the UI, when built): what each one's page is for. */
+export interface IslandUrls {
+  /** The utility's node: registrar, payment oracle, utility (utility console, payment simulator). */
+  utility: string
+  /** Rooftop producer 1's node (producer page, producer simulator). */
+  producer: string
+  /** Household 1's node, resident 1's key (resident account, consumer simulator). */
+  household: string
 }
 
 export class IslandDemo {
   readonly nodes = new Map<string, MicrogridNode>()
   readonly agents = new Map<string, MeterAgent>()
   readonly keys: Map<string, OpSigner>
+  /** The utility's API (as `urls.utility`). */
   readonly url: string
+  readonly urls: IslandUrls
   readonly token: string
   readonly #stops: Array<() => Promise<void> | void> = []
   readonly #log: (line: string) => void
   #timer: NodeJS.Timeout | undefined
   #actions = 0
 
-  private constructor (keys: Map<string, OpSigner>, url: string, token: string, log: (line: string) => void) {
+  private constructor (keys: Map<string, OpSigner>, urls: IslandUrls, token: string, log: (line: string) => void) {
     this.keys = keys
-    this.url = url
+    this.url = urls.utility
+    this.urls = urls
     this.token = token
     this.#log = log
   }
@@ -176,22 +226,41 @@ export class IslandDemo {
       if (node.ledger.state.chain(key(p).publicKey).wholesale === null) await node.sign(key(p), 'price', { wholesale: WHOLESALE, retail: RETAIL - 500 })
     }
 
-    // The API, at the utility's node.
-    const signers = new Map<string, OpSigner>([['registrar', registrar], ['oracle', key('oracle')], ['utility', key('utility')]])
-    const app = createApi({ node: utilityNode, token, signers, payments: gateway, settlement: utilitySettles, clock })
-    const server = await serveApi(app, { port: options.port ?? 0 })
-    stops.push(async () => await server.close())
+    // The APIs (and the UI): the utility's node, producer 1's and household 1's, each with its own keys.
+    // The simulator's switches are wired once the meters exist; the APIs read them through `simulator`.
+    const switches = new Map(METERS.map(m => [m.name, { on: true } as Switch]))
+    const relays = new Map<string, RelayDriver | null>()
+    let simulator: ApiSimulator | undefined
+    const lazySimulator: ApiSimulator = {
+      meters: () => simulator?.meters() ?? [],
+      set: (account, on) => simulator?.set(account, on)
+    }
+    const ui = options.ui !== undefined ? { ui: { dir: options.ui } } : {}
+    const serve = async (node: MicrogridNode, signers: Array<[string, OpSigner]>, port: number, extra: object = {}): Promise<string> => {
+      const app = createApi({ node, token, signers: new Map(signers), clock, simulator: lazySimulator, ...extra }, ui)
+      const server = await serveApi(app, { port })
+      stops.push(async () => await server.close())
+      return server.url
+    }
+    const base = options.port ?? 0
+    const urls: IslandUrls = {
+      utility: await serve(utilityNode, [['registrar', registrar], ['oracle', key('oracle')], ['utility', key('utility')]], base, { payments: gateway, settlement: utilitySettles }),
+      producer: await serve(nodes.get('producer-1') as MicrogridNode, [['producer', key('producer-1')]], base === 0 ? 0 : base + 1),
+      household: await serve(nodes.get('home-1') as MicrogridNode, [['resident', key('resident-1')]], base === 0 ? 0 : base + 2)
+    }
 
-    const demo = new IslandDemo(keys, server.url, token, log)
+    const demo = new IslandDemo(keys, urls, token, log)
     for (const [name, node] of nodes) demo.nodes.set(name, node)
     demo.#stops.push(...stops)
+    simulator = simulatorOf(demo, switches, relays)
 
     // Meter agents, each a light peer of its own node.
     for (const m of METERS) {
       const node = nodes.get(m.node) as MicrogridNode
       const addr = node.multiaddrs.map(a => a.toString()).find(a => a.includes('/p2p/')) as string
       const relay = m.role === 'consumption' ? simulatedRelay({ onChange: on => log(`${m.name.replace('/meter', '')}: relay ${on ? 'on' : 'off'}`) }) : null
-      const source = gated(simulatedSource({ powerW: m.powerW, pulsesPerKwh: 1000, maxPowerW: m.powerW * 3 }), relay)
+      relays.set(m.name, relay)
+      const source = gated(simulatedSource({ powerW: m.powerW, pulsesPerKwh: 1000, maxPowerW: m.powerW * 3 }), relay, switches.get(m.name) as Switch)
       const agent = new MeterAgent({
         role: m.role, signer: key(m.name), genesis: decodeOp(genesis), transport: await LightClient.start([addr]), source, relay,
         store: await StateStore.open(join(dir, 'meters', m.name.replace('/', '-'))), clock, pulsesPerKwh: 1000, whPerOp: m.role === 'generation' ? 50 : 10,

@@ -43,19 +43,30 @@ describe('Consumer simulator', () => {
     expect(screen.getByRole('list', { name: 'Recent burns' }).textContent).toContain('Burn 5 s ago')
   })
 
-  it('switches the load through the API when the bulb is clicked', async () => {
-    answer = call => call.path === '/simulator/load' ? { body: { device: ids.household, on: false, watts: 0 } } : undefined
+  it('switches the simulated load through the API when the bulb is clicked, and shows the switch the node reports', async () => {
+    let on = true
+    const meter = (): object => ({ id: ids.household, role: 'consumption', label: 'household 0', on, powerW: 40, relay: true, meteredWh: 300 })
+    answer = call => {
+      if (call.method === 'GET' && call.path === '/simulator') return { body: { meters: [meter()] } }
+      if (call.method === 'POST' && call.path === '/simulator/switch') { on = (call.body as { on: boolean }).on; return { body: meter() } }
+      return undefined
+    }
     renderWithReplica(<ConsumerSimulator now={() => NOW} />)
+    await act(async () => { await new Promise(resolve => setTimeout(resolve, 0)) })
     fireEvent.click(bulb())
     await screen.findByText('household 0: load switched off.')
-    expect(api.calls).toEqual([expect.objectContaining({ method: 'POST', path: '/simulator/load', body: { device: ids.household, on: false } })])
+    expect(api.calls.filter(c => c.method === 'POST')).toEqual([expect.objectContaining({ path: '/simulator/switch', body: { meter: ids.household, on: false } })])
+    expect(bulb().getAttribute('aria-pressed')).toBe('false')
+    expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toBe('On, but the load is switched off: nothing is drawn.')
   })
 
-  it('says so in words when the node cannot switch a simulated load, and keeps showing the real state', async () => {
+  it('says so in words when the node hosts no simulation, and keeps showing the real state', async () => {
+    answer = call => call.path === '/simulator' ? { status: 501, body: { error: { code: 'no-simulator', message: 'this node hosts no simulated meters' } } } : undefined
     renderWithReplica(<ConsumerSimulator now={() => NOW} />)
-    fireEvent.click(bulb())
-    expect((await screen.findByRole('alert')).textContent).toContain('This node cannot switch a simulated load')
+    expect(await screen.findByText(/This node hosts no simulated meters/)).toBeTruthy()
+    expect(bulb().disabled).toBe(true)
     expect(bulb().getAttribute('aria-pressed')).toBe('true')
+    expect(api.calls.filter(c => c.method === 'POST')).toEqual([])
   })
 
   it('picks another device, which has no meter report yet', () => {

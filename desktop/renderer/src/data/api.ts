@@ -80,12 +80,25 @@ export async function fundDevice (body: FundRequest): Promise<FundResult> {
   return await apiPost<FundResult>('/actions/fund', body)
 }
 
-/**
- * Switches a simulated device's load on or off. The node has no such route yet (see the consumer
- * simulator page): this names the one it needs, `POST /simulator/load`.
- */
-export async function switchSimulatedLoad (body: { device: string, on: boolean }): Promise<{ device: string, on: boolean, watts: number }> {
-  return await apiPost('/simulator/load', body)
+/** A simulated meter of the island demo (`GET /simulator`): the sun on a panel, or a load switched on. */
+export interface SimulatedMeter {
+  id: string
+  role: 'generation' | 'consumption'
+  label: string
+  on: boolean
+  powerW: number
+  relay: boolean | null
+  meteredWh: number
+}
+
+/** The node's simulated meters; `ApiError` code `no-simulator` (501) on a node without a simulation. */
+export async function simulatedMeters (): Promise<SimulatedMeter[]> {
+  return (await apiGet<{ meters: SimulatedMeter[] }>('/simulator')).meters
+}
+
+/** Switches a simulated panel's sun or a simulated load on or off (`POST /simulator/switch`). */
+export async function switchSimulated (body: { meter: string, on: boolean }): Promise<SimulatedMeter> {
+  return await apiPost<SimulatedMeter>('/simulator/switch', body)
 }
 
 export type { OpResult }

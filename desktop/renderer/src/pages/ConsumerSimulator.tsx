@@ -1,8 +1,8 @@
 // The consumer simulator (`#/consumer-sim`): a household meter and a bulb. The bulb follows the device's
 // meter report (relay and power) and its funds; clicking it switches the simulated load; the meter
 // turns while power flows, its meter signs a burn per kWh, and it goes dark when the funds run out.
-import { useState, type ReactNode } from 'react'
-import { ApiError, switchSimulatedLoad } from '../data/api.ts'
+import { useCallback, useEffect, useState, type ReactNode } from 'react'
+import { ApiError, simulatedMeters, switchSimulated, type SimulatedMeter } from '../data/api.ts'
 import { age, kwh, untilAbout } from '../data/format.ts'
 import { useDevice, useDevices, useRecent } from '../data/hooks.tsx'
 import { errorText, useToasts } from '../components/Toasts.tsx'
@@ -11,6 +11,26 @@ import { MeterFace } from './consumer-sim/MeterFace.tsx'
 
 function deviceFromHash (): string | null {
   return new URLSearchParams(window.location.hash.split('?')[1] ?? '').get('device')
+}
+
+/** The node's simulated meters (`GET /simulator`), read again every few seconds; null: not read yet. */
+function useSimulation (everyMs = 3_000): { meters: SimulatedMeter[] | null, unavailable: boolean, refresh: () => Promise<void> } {
+  const [meters, setMeters] = useState<SimulatedMeter[] | null>(null)
+  const [unavailable, setUnavailable] = useState(false)
+  const refresh = useCallback(async (): Promise<void> => {
+    try {
+      setMeters(await simulatedMeters())
+      setUnavailable(false)
+    } catch (err) {
+      if (err instanceof ApiError && (err.code === 'no-simulator' || err.code === 'not-found')) setUnavailable(true)
+    }
+  }, [])
+  useEffect(() => {
+    void refresh()
+    const timer = setInterval(() => { void refresh() }, everyMs)
+    return () => clearInterval(timer)
+  }, [refresh, everyMs])
+  return { meters, unavailable, refresh }
 }
 
 export function ConsumerSimulator ({ now = Date.now }: { now?: () => number }): ReactNode {
@@ -22,6 +42,7 @@ export function ConsumerSimulator ({ now = Date.now }: { now?: () => number }): 
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const { notify } = useToasts()
+  const simulation = useSimulation()
 
   if (devices.length === 0) return <><h1>Consumer simulator</h1><p className='muted'>No consumer device is registered yet.</p></>
   if (device === null) return <><h1>Consumer simulator</h1><p>No such device.</p></>
@@ -30,24 +51,27 @@ export function ConsumerSimulator ({ now = Date.now }: { now?: () => number }): 
   const usable = device.funds.usableNowWh
   const relayOn = meter?.relay === true
   const drawing = relayOn && (meter?.watts ?? 0) > 0
-  const loadOn = meter !== null && meter.watts > 0
+  const simulated = simulation.meters?.find(m => m.id === device.id)
+  const loadOn = simulated !== undefined ? simulated.on : meter !== null && meter.watts > 0
 
   let state: string
   if (meter === null) state = 'Its meter has not reported to this node yet.'
   else if (!relayOn && usable <= 0) state = 'Dark: the funds ran out. Fund it on the account page to light it again.'
   else if (!relayOn) state = `Off: the meter holds the circuit open (${meter.reason}).`
-  else if (!drawing) state = 'On, but the load is switched off: nothing is drawn.'
+  else if (!loadOn) state = 'On, but the load is switched off: nothing is drawn.'
+  else if (!drawing) state = 'On: the load is switched on, power starts to flow.'
   else state = `Lit, drawing ${meter.watts} W: ${untilAbout(usable, meter.watts, now()) ?? ''}.`
 
   const toggle = async (): Promise<void> => {
     setBusy(true)
     setError(null)
     try {
-      await switchSimulatedLoad({ device: device.id, on: !loadOn })
+      await switchSimulated({ meter: device.id, on: !loadOn })
+      await simulation.refresh()
       notify(`${device.label}: load switched ${loadOn ? 'off' : 'on'}.`, 'success')
     } catch (err) {
-      setError(err instanceof ApiError && err.code === 'not-found'
-        ? 'This node cannot switch a simulated load (it has no POST /api/v1/simulator/load). The bulb shows the meter\'s real state.'
+      setError(err instanceof ApiError && (err.code === 'no-simulator' || err.code === 'unknown-meter')
+        ? 'This device is not simulated here: its node cannot switch its load. The bulb shows the meter\'s real state.'
         : errorText(err))
     } finally {
       setBusy(false)
@@ -68,7 +92,8 @@ export function ConsumerSimulator ({ now = Date.now }: { now?: () => number }): 
       <div className='grid2'>
         <section className='card sim-bulb' aria-labelledby='bulb-title'>
           <h2 id='bulb-title'>{device.label}</h2>
-          <Bulb lit={drawing} pressed={loadOn} disabled={busy || meter === null} onClick={() => { void toggle() }} />
+          <Bulb lit={drawing} pressed={loadOn} disabled={busy || meter === null || simulation.unavailable} onClick={() => { void toggle() }} />
+          {simulation.unavailable && <p className='muted small'>This node hosts no simulated meters (the island demo does): the bulb only shows the real meter.</p>}
           <p role='status' aria-label='Bulb state'>{state}</p>
           {error !== null && <p className='error-text' role='alert'>{error}</p>}
         </section>
