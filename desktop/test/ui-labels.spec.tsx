@@ -62,17 +62,19 @@ function rasterSvg (svg: string, scale: number): { raster: Raster, paths: number
   return { raster, paths: paths.length }
 }
 
+/** A PDF page's content streams, decoded, as text. */
+function contentText (page: PDFPage): string {
+  const contents = page.node.Contents()
+  const streams = contents instanceof PDFArray ? contents.asArray().map(ref => page.doc.context.lookup(ref)) : [contents]
+  return streams.map(stream => new TextDecoder().decode(decodePDFRawStream(stream as PDFRawStream).decode())).join('\n')
+}
+
 /** Draws the `re` rectangles of a PDF page's content streams (the QR modules) at `scale` pixels per point. */
 function rasterPdfPage (page: PDFPage, scale: number): Raster {
   const { width, height } = page.getSize()
   const raster = new Raster(Math.ceil(width * scale), Math.ceil(height * scale))
-  const contents = page.node.Contents()
-  const streams = contents instanceof PDFArray ? contents.asArray().map(ref => page.doc.context.lookup(ref)) : [contents]
-  for (const stream of streams) {
-    const text = new TextDecoder().decode(decodePDFRawStream(stream as PDFRawStream).decode())
-    for (const [, x, y, w, h] of text.matchAll(/([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+) re/g)) {
-      raster.fill(Number(x) * scale, (height - Number(y) - Number(h)) * scale, Number(w) * scale, Number(h) * scale)
-    }
+  for (const [, x, y, w, h] of contentText(page).matchAll(/([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+) re/g)) {
+    raster.fill(Number(x) * scale, (height - Number(y) - Number(h)) * scale, Number(w) * scale, Number(h) * scale)
   }
   return raster
 }
@@ -134,6 +136,15 @@ describe('device label sheet as PDF', () => {
   it('prints labels the standard fonts cannot show with ? in place of those characters', async () => {
     const bytes = await labelSheetPdf([{ label: 'Lamp 灯', category: 'public', qr: `microgrid:${accounts[0]}?grid=${grid}`, gridName: 'Isla' }])
     expect((await PDFDocument.load(bytes)).getPageCount()).toBe(1)
+  })
+
+  it('shrinks a long label\'s name to fit its label', async () => {
+    const sizes = async (label: string): Promise<number[]> => {
+      const doc = await PDFDocument.load(await labelSheetPdf([{ label, category: 'public', qr: `microgrid:${accounts[0]}?grid=${grid}`, gridName: 'Isla' }]))
+      return [...contentText(doc.getPages()[0]!).matchAll(/ ([\d.]+) Tf/g)].map(m => Number(m[1]))
+    }
+    expect((await sizes('Lamp'))[0]).toBe(12)
+    expect((await sizes('WWWW MMMM WWWW MMMM WWWW'))[0]).toBeLessThan(10)
   })
 
   it('makes one empty page for no devices', async () => {

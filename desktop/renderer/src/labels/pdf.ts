@@ -9,8 +9,11 @@ function printable (font: PDFFont, text: string): string {
   return Array.from(text).map(c => known.has(c.codePointAt(0) ?? 0) ? c : '?').join('')
 }
 
-function centred (page: PDFPage, font: PDFFont, text: string, size: number, centreXMm: number, baselineMm: number, grey = 0): void {
+/** Draws text centred on `centreXMm`, its size reduced if needed to fit the label's width. */
+function centred (page: PDFPage, font: PDFFont, text: string, wanted: number, centreXMm: number, baselineMm: number, grey = 0): void {
   const shown = printable(font, text)
+  const room = pt(cellWidthMm - 8)
+  const size = Math.min(wanted, wanted * room / Math.max(1, font.widthOfTextAtSize(shown, wanted)))
   page.drawText(shown, {
     x: pt(centreXMm) - font.widthOfTextAtSize(shown, size) / 2,
     y: pt(sheet.heightMm - baselineMm),

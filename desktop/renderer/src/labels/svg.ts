@@ -20,7 +20,7 @@ function labelSvg ({ xMm, yMm, label }: PlacedLabel, yOffsetMm: number): string 
     `<rect x="${mm(qrX)}" y="${mm(qrY)}" width="${sheet.qrMm}" height="${sheet.qrMm}" fill="#fff"/>`,
     `<path class="qr" data-payload="${escapeXml(label.qr)}" data-modules="${size}" fill="#000" shape-rendering="crispEdges" ` +
       `transform="translate(${mm(qrX + sheet.quietModules * module)} ${mm(qrY + sheet.quietModules * module)}) scale(${mm(module)})" d="${path}"/>`,
-    `<text x="${mm(textX)}" y="${mm(textY)}" text-anchor="middle" font-family="Helvetica, Arial, sans-serif" font-size="4.2" font-weight="bold">${escapeXml(fitText(label.label, 26))}</text>`,
+    `<text x="${mm(textX)}" y="${mm(textY)}" text-anchor="middle" font-family="Helvetica, Arial, sans-serif" font-size="4" font-weight="bold">${escapeXml(fitText(label.label, 24))}</text>`,
     `<text x="${mm(textX)}" y="${mm(textY + 5)}" text-anchor="middle" font-family="Helvetica, Arial, sans-serif" font-size="3.2">${escapeXml(fitText(`${categoryName(label.category)} · ${label.gridName}`, 36))}</text>`,
     `<text x="${mm(textX)}" y="${mm(textY + 9.5)}" text-anchor="middle" font-family="Helvetica, Arial, sans-serif" font-size="2.6" fill="#52606d">Scan to fund with electricity</text>`,
     `</g>`
