@@ -12,7 +12,7 @@ const ROUTES = [
   'get /api/v1/devices', 'get /api/v1/devices/{id}', 'get /api/v1/prices', 'get /api/v1/receipts', 'get /api/v1/forks',
   'post /api/v1/ops', 'post /api/v1/actions/fund', 'post /api/v1/actions/price', 'post /api/v1/actions/register',
   'post /api/v1/actions/unfreeze', 'post /api/v1/actions/buy', 'post /api/v1/payments/simulate', 'post /api/v1/payments/stripe',
-  'get /api/v1/events', 'post /api/v1/replica', 'get /api/v1/openapi.json'
+  'get /api/v1/events', 'post /api/v1/replica', 'get /api/v1/simulator', 'post /api/v1/simulator/switch', 'get /api/v1/openapi.json'
 ]
 
 describe('GET /api/v1/openapi.json', () => {

@@ -30,6 +30,8 @@ export interface ReplicaOptions {
   flushMs?: number
   /** How often time-dependent values (device windows, status.time) are computed again, ms; default 10,000. */
   refreshMs?: number
+  /** Least time between two writes of `status` (its state hash reads the whole state), ms; default 2,000. */
+  statusMs?: number
   /** Updates a client may fall behind before it is dropped (like `/events`); default 2,000. */
   maxQueue?: number
 }
@@ -81,6 +83,8 @@ export class Replica {
   readonly #ctx: ApiContext
   readonly #hub: EventHub
   readonly #flushMs: number
+  readonly #statusMs: number
+  #lastStatus = Number.NEGATIVE_INFINITY
   readonly #cache = new Map<MapName, Map<string, string>>()
   readonly #offs: Array<() => void> = []
   // What changed since the last transaction.
@@ -109,6 +113,7 @@ export class Replica {
   constructor (ctx: ApiContext, options: ReplicaOptions = {}) {
     this.#ctx = ctx
     this.#flushMs = options.flushMs ?? 200
+    this.#statusMs = options.statusMs ?? 2_000
     this.#hub = new EventHub(options.maxQueue ?? 2_000)
     for (const name of ['status', 'accounts', 'devices', 'prices', 'receipts', 'forks'] as const) this.#cache.set(name, new Map())
     this.doc.on('update', (update: Uint8Array) => { this.#hub.publish('update', Buffer.from(update).toString('base64')) })
@@ -130,11 +135,15 @@ export class Replica {
     return stateVector === undefined ? Y.encodeStateAsUpdate(this.doc) : Y.encodeStateAsUpdate(this.doc, stateVector)
   }
 
-  /** Writes what is pending now (tests; the timer does it otherwise). */
+  /** Writes everything pending now, the status included (tests; timers do it otherwise). */
   async flush (): Promise<void> {
+    await this.#flush(true)
+  }
+
+  async #flush (all: boolean): Promise<void> {
     await this.ready
     while (this.#flushing !== undefined) await this.#flushing
-    this.#flushing = this.#flushNow().finally(() => { this.#flushing = undefined })
+    this.#flushing = this.#flushNow(all).finally(() => { this.#flushing = undefined })
     await this.#flushing
   }
 
@@ -215,12 +224,12 @@ export class Replica {
     for (const side of ['payee', 'payer']) for (const p of this.#unsettledBy.get(`${side}:${chain.idx}`) ?? []) this.#receipts.add(p)
   }
 
-  #schedule (): void {
+  #schedule (later = 0): void {
     if (this.#disposed || this.#timer !== undefined) return
-    const wait = Math.max(0, this.#lastFlush + this.#flushMs - performance.now())
+    const wait = Math.max(later, this.#lastFlush + this.#flushMs - performance.now(), 0)
     this.#timer = setTimeout(() => {
       this.#timer = undefined
-      this.flush().catch(() => { this.#forks = true; this.#schedule() })
+      this.#flush(false).catch(() => { this.#forks = true; this.#schedule() })
     }, wait)
     this.#timer.unref()
   }
@@ -228,7 +237,7 @@ export class Replica {
   // -------------------------------------------------------------------------------------------------
   // Writing
 
-  async #flushNow (): Promise<void> {
+  async #flushNow (all: boolean): Promise<void> {
     if (this.#disposed) return
     this.#lastFlush = performance.now()
     const ledger = this.#ctx.node.ledger
@@ -244,7 +253,7 @@ export class Replica {
     this.#recent = []
     this.doc.transact(() => {
       if (full) this.#computeAll()
-      else this.#computeDirty()
+      else this.#computeDirty(all)
       if (forkItems !== undefined) this.#writeForks(forkItems)
       this.#pushRecent(recent)
     })
@@ -302,7 +311,7 @@ export class Replica {
     this.#status = false; this.#tick = false; this.#ops = false
   }
 
-  #computeDirty (): void {
+  #computeDirty (flushAll: boolean): void {
     const state = this.#ctx.node.ledger.state
     const now = this.#ctx.clock.now()
     for (const idx of this.#accounts) {
@@ -337,9 +346,15 @@ export class Replica {
         this.#writeReceipt(state, position, { oracle, seq: positionSeq(position), receipt, settled: store.isSettled(position) }, service, now)
       }
     }
-    this.#writeStatus(this.#status || this.#tick)
+    // The status at most once per statusMs: what is left waits for a later flush.
+    const wait = this.#lastStatus + this.#statusMs - performance.now()
+    if (wait <= 0 || flushAll) {
+      this.#writeStatus(this.#status || this.#tick)
+      this.#status = false; this.#tick = false
+    }
     this.#accounts.clear(); this.#devices.clear(); this.#sellers.clear(); this.#receipts.clear()
-    this.#status = false; this.#tick = false; this.#ops = false
+    this.#ops = false
+    if (this.#status || this.#tick) queueMicrotask(() => { this.#schedule(wait) })
   }
 
   #writeAccount (state: LedgerState, chain: ChainView): void {
@@ -402,6 +417,7 @@ export class Replica {
   /** The status map: one key per field of `GET /status`; `time` and `updatedAt` with any change, or on the clock's tick. */
   #writeStatus (compute: boolean): void {
     if (!compute) return
+    this.#lastStatus = performance.now()
     const status = statusJson(this.#ctx)
     const map = this.doc.getMap('status')
     let changed = this.#tick || map.size === 0

@@ -72,6 +72,14 @@ export function fundsJson (f: DeviceFundsView): z.infer<typeof FundsSchema> {
   }
 }
 
+/** The QR payload of a device, by key object (it never changes). */
+const qrs = new WeakMap<PublicKey, { grid: Uint8Array, qr: string }>()
+function qrOf (key: PublicKey, grid: Uint8Array): string {
+  let cached = qrs.get(key)
+  if (cached?.grid !== grid) qrs.set(key, cached = { grid, qr: deviceUri({ account: key, grid }) })
+  return cached.qr
+}
+
 export function deviceJson (ctx: ApiContext, state: LedgerState, key: PublicKey, body: ConsumerRegistration, now: number): z.infer<typeof DeviceSchema> {
   const f = fundsOf(state, key, now)
   const report = ctx.node.meterReports.get(toHex(key))
@@ -81,7 +89,7 @@ export function deviceJson (ctx: ApiContext, state: LedgerState, key: PublicKey,
     label: body.label,
     category: body.category,
     position: body.position === null ? null : { lat: body.position[0] / 1e6, lon: body.position[1] / 1e6 },
-    qr: deviceUri({ account: key, grid: state.gridId }),
+    qr: qrOf(key, state.gridId),
     frozen: chain !== undefined && Number.isFinite(chain.frozenFrom),
     funds: fundsJson(f),
     meter: report === undefined ? null : { ...report.report, warnings: [...report.report.warnings], faults: [...report.report.faults], peer: report.peer }
