@@ -94,7 +94,7 @@ export function ProducerSimulator (): ReactNode {
           {details.error !== null && <ErrorNote error={details.error} />}
         </Panel>
         <Panel title='Energy'>
-          <dl className='facts big'>
+          <dl className='facts facts-large'>
             <dt>Produced now</dt><dd data-testid='produced'>{kwh(producedWh)}</dd>
             <dt>Added to the ledger now</dt><dd data-testid='minted'>{kwh(mintedWh)}</dd>
             <dt>{name}’s meter in total</dt><dd>{meter.data?.meter != null ? kwh(meter.data.meter.mintedWh) : '—'}</dd>
