@@ -1,81 +1,63 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react'
-import { ProducerSimulator, whPerSecond } from '../renderer/src/pages/ProducerSimulator.tsx'
-import { NOW, ids, mockApi, renderWithReplica, type ApiCall } from './ui-fixture.tsx'
+import { ProducerSimulator, type SimulatedMeter } from '../renderer/src/pages/ProducerSimulator.tsx'
+import { ids, mockApi, renderWithReplica } from './ui-fixture.tsx'
 
 const meter = 'mg1q08x7hw376d9f0lpnz3p09m5quu5gmj70akvtq0muu9rdl02cepnxcux5tc'
 let restore = (): void => {}
-beforeEach(() => { vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] }) })
-afterEach(() => { cleanup(); restore(); vi.useRealTimers() })
+afterEach(() => { cleanup(); restore() })
 
-function node (mint: (call: ApiCall) => { status?: number, body: unknown } | undefined) {
-  return mockApi(call => {
-    if (call.path === `/accounts/${ids.producer}`) return { body: { id: ids.producer, registration: { role: 'producer', capacityW: 30_000, meter } } }
-    if (call.path === `/accounts/${meter}`) return { body: { id: meter, meter: { readingWh: 52_000, mintedWh: 52_000, burnedWh: 0 } } }
-    if (call.path === '/actions/mint') return mint(call)
+/** A node hosting the producer's simulated panel: switching it on makes it produce on the next read. */
+function islandNode (options: { simulator?: boolean } = {}) {
+  const panel: SimulatedMeter = { id: meter, role: 'generation', label: 'Rooftop 0', on: false, powerW: 90_000, relay: null, meteredWh: 5_210 }
+  let mintedWh = 5_000
+  const api = mockApi(call => {
+    if (call.path === `/accounts/${ids.producer}`) return { body: { id: ids.producer, registration: { role: 'producer', capacityW: 120_000, meter } } }
+    if (call.path === `/accounts/${meter}`) return { body: { id: meter, meter: { readingWh: mintedWh, mintedWh, burnedWh: 0 } } }
+    if (options.simulator === false && call.path.startsWith('/simulator')) return { status: 501, body: { error: { code: 'no-simulator', message: 'this node hosts no simulated meters' } } }
+    if (call.path === '/simulator') {
+      if (panel.on) { panel.meteredWh += 1_500; mintedWh += 1_500 }
+      return { body: { meters: [{ ...panel }] } }
+    }
+    if (call.path === '/simulator/switch') { panel.on = (call.body as { on: boolean }).on; return { body: { ...panel } } }
     return undefined
   })
+  restore = api.restore
+  return api
 }
 
-const tick = (ms: number): void => { act(() => { vi.advanceTimersByTime(ms) }) }
-
 describe('producer simulator', () => {
-  it('runs at a minute of full sun a second, at most 1 kWh a second', () => {
-    expect(whPerSecond(30_000)).toBe(500)
-    expect(whPerSecond(120_000)).toBe(1000)
-  })
-
-  it('brings out the sun on a click, ticks the produced kWh and mints every whole kWh for the panel\'s meter', async () => {
-    const api = node(() => ({ body: { status: 'applied', id: 'ab', kind: 'mint', author: meter, seq: 4, ts: NOW } }))
-    restore = api.restore
-    renderWithReplica(<ProducerSimulator />)
-    await screen.findByText('52 kWh')
-    expect(screen.getByText('30 kW')).toBeTruthy()
+  it('brings out the sun on a click, switching the island\'s simulated panel, and shows what it produced and minted', async () => {
+    const api = islandNode()
+    const { doc } = renderWithReplica(<ProducerSimulator />)
+    await waitFor(() => { expect(screen.getByTestId('produced').textContent).toBe('5.21 kWh') })
+    await waitFor(() => { expect(screen.getByTestId('minted').textContent).toBe('5 kWh') })
+    expect(screen.getByText('90 kW')).toBeTruthy()
     expect(screen.queryByTestId('sun')).toBeNull()
 
-    const panel = screen.getByRole('button', { name: 'Let the sun shine on Rooftop 0\'s solar panel' })
-    fireEvent.click(panel)
-    expect(screen.getByTestId('sun')).toBeTruthy()
+    fireEvent.click(screen.getByRole('button', { name: 'Let the sun shine on Rooftop 0\'s solar panel' }))
+    await screen.findByTestId('sun')
     expect(screen.getByRole('button', { name: 'Cloud over Rooftop 0\'s solar panel' }).getAttribute('aria-pressed')).toBe('true')
+    expect(api.calls.filter(c => c.method === 'POST').map(c => [c.path, c.body])).toEqual([['/simulator/switch', { meter, on: true }]])
 
-    tick(1000)
-    expect(screen.getByTestId('produced').textContent).toBe('0.5 kWh')
-    expect(api.calls.filter(c => c.path === '/actions/mint')).toHaveLength(0)
-    tick(1200)
-    expect(screen.getByTestId('produced').textContent).toBe('1.1 kWh')
-    await waitFor(() => { expect(screen.getByTestId('minted').textContent).toBe('1 kWh') })
-    expect(api.calls.filter(c => c.path === '/actions/mint').map(c => c.body)).toEqual([{ meter, wh: 1000 }])
-
-    tick(2000)
-    await waitFor(() => { expect(screen.getByTestId('minted').textContent).toBe('2 kWh') })
-    expect(api.calls.filter(c => c.path === '/actions/mint')).toHaveLength(2)
+    // The panel's meter mints; the producer's balance moves in the replica, and the page reads the meter again.
+    await waitFor(() => { expect(screen.getByTestId('produced').textContent).toBe('6.71 kWh') }, { timeout: 2500 })
+    act(() => { doc.getMap('accounts').set(ids.producer, { ...doc.getMap<any>('accounts').get(ids.producer), balanceWh: 11_500 }) })
+    await waitFor(() => { expect(screen.getByTestId('minted').textContent).toBe('6.5 kWh') })
+    expect(screen.getByText('11.5 kWh')).toBeTruthy()
 
     fireEvent.click(screen.getByRole('button', { name: 'Cloud over Rooftop 0\'s solar panel' }))
-    expect(screen.queryByTestId('sun')).toBeNull()
-    tick(5000)
-    expect(screen.getByTestId('produced').textContent).toBe('2.1 kWh')
-    expect(api.calls.filter(c => c.path === '/actions/mint')).toHaveLength(2)
+    await waitFor(() => { expect(screen.queryByTestId('sun')).toBeNull() })
+    expect(api.calls.filter(c => c.method === 'POST').at(-1)!.body).toEqual({ meter, on: false })
   })
 
-  it('says which endpoint is missing when the node cannot mint, and stops the sun', async () => {
-    restore = node(() => undefined).restore
+  it('says so on a node without simulated panels, and the panel cannot be switched', async () => {
+    const api = islandNode({ simulator: false })
     renderWithReplica(<ProducerSimulator />)
-    await screen.findByText('52 kWh')
-    fireEvent.click(screen.getByRole('button', { name: /Let the sun shine/ }))
-    tick(2200)
-    const alert = await screen.findByRole('alert')
-    expect(alert.textContent).toMatch(/POST \/api\/v1\/actions\/mint/)
-    expect(screen.queryByTestId('sun')).toBeNull()
-    expect(screen.getByTestId('minted').textContent).toBe('0 kWh')
-  })
-
-  it('shows the ledger\'s refusal of an implausible mint', async () => {
-    restore = node(() => ({ status: 422, body: { error: { code: 'implausible-mint', message: '90000 Wh since registration exceed what 30000 W produce' } } })).restore
-    renderWithReplica(<ProducerSimulator />)
-    await screen.findByText('52 kWh')
-    fireEvent.click(screen.getByRole('button', { name: /Let the sun shine/ }))
-    tick(2200)
-    expect((await screen.findByRole('alert')).textContent).toMatch(/exceed what 30000 W produce/)
+    await screen.findByText(/This node runs no simulated panels/)
+    expect((screen.getByRole('button', { name: /Let the sun shine/ }) as HTMLButtonElement).disabled).toBe(true)
+    expect(screen.queryByRole('alert')).toBeNull()
+    expect(api.calls.filter(c => c.method === 'POST')).toHaveLength(0)
   })
 })

@@ -1,109 +1,79 @@
-// The seed's producer simulator: a solar panel; click it and the sun comes out, the produced kWh tick
-// up, and every whole kWh is minted on the ledger for the panel's producer by its generation meter.
-import { useEffect, useRef, useState, type ReactNode } from 'react'
-import { ApiError } from '../data/api.ts'
+// The seed's producer simulator: a solar panel; click it and the sun comes out on the island's
+// simulated panel (POST /simulator/switch), its meter counts the kWh produced and mints them on the
+// ledger for the panel's producer, as a real generation meter does.
+import { useState, type ReactNode } from 'react'
+import { ApiError, apiPost } from '../data/api.ts'
 import { kwh } from '../data/format.ts'
 import { useAccount, useAccounts } from '../data/hooks.tsx'
-import { mintForGenerationMeter } from './parts/generation.ts'
-import { useApiGet } from './parts/hooks.ts'
+import { useApiGet, useNow } from './parts/hooks.ts'
 import { ErrorNote, PageHeader, Panel } from './parts/ui.tsx'
 
 interface ProducerDetails { registration: { capacityW?: number, meter?: string } | null }
 interface MeterDetails { meter: { mintedWh: number } | null }
-
-/** Sped-up sunshine: a minute of the panel's full output every second, at most 1 kWh a second. */
-export function whPerSecond (capacityW: number): number {
-  return Math.min(capacityW / 60, 1000)
-}
-
-const TICK_MS = 200
+/** A simulated meter as GET /simulator lists it. */
+export interface SimulatedMeter { id: string, role: 'generation' | 'consumption', label: string | null, on: boolean, powerW: number, relay: boolean | null, meteredWh: number }
 
 export function ProducerSimulator (): ReactNode {
   const producers = useAccounts().filter(a => a.role === 'producer')
   const [chosen, setChosen] = useState('')
   const producerId = producers.some(p => p.id === chosen) ? chosen : producers[0]?.id ?? ''
   const producer = useAccount(producerId === '' ? null : producerId)
+  const now = useNow(1000)
   const details = useApiGet<ProducerDetails>(producerId === '' ? null : `/accounts/${producerId}`)
   const meterId = details.data?.registration?.meter ?? null
-  const capacityW = details.data?.registration?.capacityW ?? 5000
-  const meter = useApiGet<MeterDetails>(meterId === null ? null : `/accounts/${meterId}`, producer?.balanceWh)
-
-  const [sunny, setSunny] = useState(false)
-  const [producedWh, setProducedWh] = useState(0)
-  const [mintedWh, setMintedWh] = useState(0)
+  const simulator = useApiGet<{ meters: SimulatedMeter[] }>('/simulator', now)
+  const ledger = useApiGet<MeterDetails>(meterId === null ? null : `/accounts/${meterId}`, producer?.balanceWh)
+  const [switched, setSwitched] = useState<SimulatedMeter | null>(null)
+  const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>(null)
-  // Whole kWh produced and not minted yet; refs, so a tick and a mint in flight never count twice.
-  const produced = useRef(0)
-  const owed = useRef(0)
-  const minting = useRef(false)
 
-  useEffect(() => {
-    setSunny(false); setProducedWh(0); setMintedWh(0); setError(null)
-    produced.current = 0; owed.current = 0
-  }, [producerId])
-
-  useEffect(() => {
-    if (!sunny || meterId === null) return
-    const meterAccount = meterId
-    const step = whPerSecond(capacityW) * TICK_MS / 1000
-    async function mintOwed (): Promise<void> {
-      if (minting.current) return
-      minting.current = true
-      try {
-        while (owed.current > 0) {
-          await mintForGenerationMeter({ meter: meterAccount, wh: 1000 })
-          owed.current--
-          setMintedWh(m => m + 1000)
-        }
-      } catch (err) {
-        setError(err)
-        setSunny(false)
-      } finally {
-        minting.current = false
-      }
-    }
-    const timer = setInterval(() => {
-      const before = produced.current
-      produced.current += step
-      owed.current += Math.floor(produced.current / 1000) - Math.floor(before / 1000)
-      setProducedWh(produced.current)
-      if (owed.current > 0) void mintOwed()
-    }, TICK_MS)
-    return () => clearInterval(timer)
-  }, [sunny, meterId, capacityW])
-
-  const missingRoute = error instanceof ApiError && error.code === 'not-found'
+  const listed = simulator.data?.meters.find(m => m.id === meterId)
+  const panel = switched !== null && switched.id === meterId && (listed === undefined || switched.meteredWh >= listed.meteredWh) ? switched : listed
+  const sunny = panel?.on === true
+  const noSimulation = simulator.error instanceof ApiError && simulator.error.code === 'no-simulator'
   const name = producer?.label ?? 'this producer'
+
+  async function toggle (): Promise<void> {
+    if (meterId === null) return
+    setError(null)
+    setBusy(true)
+    try {
+      setSwitched(await apiPost<SimulatedMeter>('/simulator/switch', { meter: meterId, on: !sunny }))
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+
   return (
     <div className='page'>
       <PageHeader title='Producer simulator' lead='A rooftop solar panel. Click it to let the sun shine: the panel produces energy, and its meter adds every kWh to the producer’s account on the ledger.' />
       <div className='grid2'>
         <Panel title='Solar panel'>
           <label>Producer
-            <select value={producerId} onChange={e => setChosen(e.target.value)}>
+            <select value={producerId} onChange={e => { setChosen(e.target.value); setSwitched(null); setError(null) }}>
               {producers.length === 0 && <option value=''>No producer is registered yet</option>}
               {producers.map(p => <option key={p.id} value={p.id}>{p.label ?? p.id}</option>)}
             </select>
           </label>
-          <button type='button' className='solar-button' aria-pressed={sunny} disabled={meterId === null}
+          <button type='button' className='solar-button' aria-pressed={sunny} disabled={panel === undefined || busy}
             aria-label={sunny ? `Cloud over ${name}'s solar panel` : `Let the sun shine on ${name}'s solar panel`}
-            onClick={() => { setError(null); setSunny(s => !s) }}>
+            onClick={() => { void toggle() }}>
             <SolarScene sunny={sunny} />
           </button>
-          <p className='hint'>{sunny ? 'Sunshine sped up: a minute of full sun every second. Click again to stop.' : 'Click the panel to bring out the sun.'}</p>
-          {details.error !== null && <ErrorNote error={details.error} />}
+          <p className='hint'>{sunny ? 'The sun is out: the panel produces. Click again for clouds.' : 'Click the panel to bring out the sun.'}</p>
+          {noSimulation && <p className='note'>This node runs no simulated panels (the island demo does), so the sun cannot be switched here.</p>}
+          {!noSimulation && simulator.data !== null && meterId !== null && listed === undefined && <p className='note'>{name}’s meter is not one this node simulates.</p>}
+          <ErrorNote error={error ?? details.error ?? (noSimulation ? null : simulator.error)} />
         </Panel>
         <Panel title='Energy'>
           <dl className='facts facts-large'>
-            <dt>Produced now</dt><dd data-testid='produced'>{kwh(producedWh)}</dd>
-            <dt>Added to the ledger now</dt><dd data-testid='minted'>{kwh(mintedWh)}</dd>
-            <dt>{name}’s meter in total</dt><dd>{meter.data?.meter != null ? kwh(meter.data.meter.mintedWh) : '—'}</dd>
+            <dt>Produced by the panel</dt><dd data-testid='produced'>{panel !== undefined ? kwh(panel.meteredWh) : '—'}</dd>
+            <dt>Added to the ledger by its meter</dt><dd data-testid='minted'>{ledger.data?.meter != null ? kwh(ledger.data.meter.mintedWh) : '—'}</dd>
             <dt>{name}’s account</dt><dd>{producer !== null ? kwh(producer.balanceWh) : '—'}</dd>
-            <dt>Panel size</dt><dd>{(capacityW / 1000).toLocaleString('en-US')} kW</dd>
+            <dt>Power in full sun</dt><dd>{panel !== undefined ? `${(panel.powerW / 1000).toLocaleString('en-US')} kW` : '—'}</dd>
           </dl>
-          {missingRoute
-            ? <p role='alert' className='note note-error'>This node cannot add energy for a generation meter yet: it has no minting service (POST /api/v1/actions/mint). The energy above was produced but not recorded.</p>
-            : <ErrorNote error={error} />}
         </Panel>
       </div>
     </div>
