@@ -1,9 +1,10 @@
 /** The built UI served at `/` beside the API: files, the single-page fallback, headers, and what stays guarded. */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closeApi, createApi, serveApi, UI_CSP, type ServedApi } from '../src/api/index.ts'
+import { main, reportError } from '../src/cli.ts'
 import { auth, json, rawRequest, startFixture, TOKEN, type Fixture } from './api-fixture.ts'
 
 let f: Fixture
@@ -119,6 +120,45 @@ describe('the UI at /', () => {
       expect((await plain.request('/', { headers: auth })).status).toBe(404)
     } finally {
       closeApi(plain)
+    }
+  })
+})
+
+describe('microgrid start --ui', () => {
+  /** Runs the command line in-process: exit code, stdout, stderr, and the running node to stop. */
+  async function cli (args: string[]): Promise<{ code: number, out: string, err: string, stop: () => Promise<void> }> {
+    const out: string[] = []
+    const err: string[] = []
+    try {
+      const running = await main(args, l => out.push(l), { err: l => err.push(l), errRaw: t => err.push(t), errIsTTY: false })
+      return { code: 0, out: out.join('\n'), err: err.join('\n'), stop: async () => { await running?.stop() } }
+    } catch (e) {
+      return { code: reportError(e, args, l => err.push(l)), out: out.join('\n'), err: err.join('\n'), stop: async () => {} }
+    }
+  }
+
+  it('serves the UI at the API\'s URL and prints <url>/#token=<token>; a directory without index.html is exit 2', async () => {
+    const data = join(base, 'node')
+    process.env.MICROGRID_PASSPHRASE = 'static test passphrase'
+    expect((await cli(['init', '--data', data, '--keys', 'registrar,oracle', '--light-kdf', '--api-port', '0', '--json'])).code).toBe(0)
+    expect((await cli(['grid', 'create', '--data', data, '--name', 'Isla', '--currency', 'USD', '--json'])).code).toBe(0)
+    const bad = await cli(['start', '--data', data, '--ui', join(ui, 'assets'), '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'])
+    expect(bad.code).toBe(2)
+    expect(bad.err).toMatch(/--ui: .* holds no index\.html/)
+    const run = await cli(['start', '--data', data, '--ui', ui, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+    try {
+      expect(run.code).toBe(0)
+      const result = JSON.parse(run.out) as { api: string, ui: string }
+      const token = (JSON.parse(await readFile(join(data, 'config.json'), 'utf8')) as { api: { token: string } }).api.token
+      expect(result.ui).toBe(`${result.api}/#token=${encodeURIComponent(token)}`)
+      const page = await fetch(result.ui)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-security-policy')).toBe(UI_CSP)
+      expect(await page.text()).toBe(INDEX)
+      expect((await fetch(`${result.api}/api/v1/status`)).status).toBe(401)
+      expect((await fetch(`${result.api}/api/v1/status`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200)
+    } finally {
+      await run.stop()
     }
   })
 })

@@ -6,8 +6,6 @@ import { accountId, fromHex, type OpSigner, type PublicKey } from '@microgrid/pr
 import { systemClock, type ChainView, type Clock, type LedgerState } from '@microgrid/core'
 import type { MicrogridNode } from '../node.ts'
 import type { EventHub } from './events.ts'
-import type { ReplicaOptions } from './replica.ts'
-import type { UiOptions } from './static.ts'
 
 /**
  * The payment service the API drives (node/src/payments.ts `paymentGateway` fits): the simulator and
@@ -65,6 +63,24 @@ export interface ApiComponents {
   clock?: Clock
   /** Simulated meters this node hosts (the island demo): `/simulator` answers 501 without it. */
   simulator?: ApiSimulator
+}
+
+/** The built UI served at `/` (static.ts). */
+export interface UiOptions {
+  /** The directory of the built app: it must hold `index.html`. */
+  dir: string
+}
+
+/** Timing of the UI's replica (replica.ts). */
+export interface ReplicaOptions {
+  /** Least time between two doc transactions, ms; default 200. */
+  flushMs?: number
+  /** How often time-dependent values (device windows, status.time) are computed again, ms; default 10,000. */
+  refreshMs?: number
+  /** Least time between two writes of `status` (its state hash reads the whole state), ms; default 2,000. */
+  statusMs?: number
+  /** Updates a client may fall behind before it is dropped (like `/events`); default 2,000. */
+  maxQueue?: number
 }
 
 export interface ApiOptions {

@@ -14,7 +14,9 @@ import { randomBytes } from 'node:crypto'
 import * as Y from 'yjs'
 import { decodeOp, toHex, type PublicKey } from '@microgrid/protocol'
 import { OpStatus, opKey, receiptPosition, RECEIPT_SPAN, type ChainView, type IngestResult, type LedgerState } from '@microgrid/core'
-import { currencyDigits, idOf, isListed, type ApiContext } from './context.ts'
+import { currencyDigits, idOf, isListed, type ApiContext, type ReplicaOptions } from './context.ts'
+
+export type { ReplicaOptions }
 import { EventHub, type HubClient } from './events.ts'
 import { renderResult, type OpResultJson } from './render.ts'
 import { accountJson } from './routes/accounts.ts'
@@ -24,17 +26,6 @@ import { statusJson } from './routes/status.ts'
 
 /** How many decided ops `recent` keeps. */
 export const RECENT_OPS = 200
-
-export interface ReplicaOptions {
-  /** Least time between two doc transactions, ms; default 200. */
-  flushMs?: number
-  /** How often time-dependent values (device windows, status.time) are computed again, ms; default 10,000. */
-  refreshMs?: number
-  /** Least time between two writes of `status` (its state hash reads the whole state), ms; default 2,000. */
-  statusMs?: number
-  /** Updates a client may fall behind before it is dropped (like `/events`); default 2,000. */
-  maxQueue?: number
-}
 
 /** An op event of `GET /events`, as `recent` holds it. */
 export type RecentOp = Omit<OpResultJson, 'missing' | 'op'>

@@ -10,11 +10,9 @@ import { join, resolve } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import type { UiOptions } from './context.ts'
 
-export interface UiOptions {
-  /** The directory of the built app: it must hold `index.html`. */
-  dir: string
-}
+export type { UiOptions }
 
 /** What the UI may load: its own origin only, WASM compiled from its own files, no frames, no plugins. */
 export const UI_CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; " +
