@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { extname, join } from 'node:path'
@@ -34,7 +34,9 @@ const { values } = parseArgs({
   options: {
     devices: { type: 'string', default: '10000' },
     ops: { type: 'string', default: '100000' },
-    runs: { type: 'string', default: '7' }
+    runs: { type: 'string', default: '7' },
+    /** Writes a Chromium CPU profile of the last warm and the last offline run here, and prints where the time went. */
+    profile: { type: 'string' }
   }
 })
 const deviceCount = Number(values.devices)
@@ -103,7 +105,7 @@ const setup = `${fmt(deviceCount)} devices, ${fmt(node.ledger.state.decidedCount
 const token = randomBytes(16).toString('hex')
 const signers = new Map([['resident', resident]])
 const builds: number[] = []
-let firstUpdate = new Uint8Array()
+let firstUpdate: Uint8Array = new Uint8Array()
 let app: ReturnType<typeof createApi> | undefined
 for (let i = 0; i < 3; i++) {
   if (app !== undefined) closeApi(app)
@@ -132,26 +134,44 @@ const expected = kwh(balanceWh)
 const chromiumVersion = /Chrome\/([\d.]+)/.exec(await page.evaluate(() => navigator.userAgent))?.[1] ?? '?'
 
 /** Navigates (from a blank page, so it is a new document) and times until the balance reads `expected`. */
-async function timeToBalance (p: Page, url: string): Promise<{ wallMs: number, pageMs: number }> {
+async function timeToBalance (p: Page, url: string, profileAs?: string): Promise<{ wallMs: number, pageMs: number }> {
   await p.goto('about:blank')
+  const cdp = profileAs === undefined || values.profile === undefined ? undefined : await p.context().newCDPSession(p)
+  const trace: TraceEvent[] = []
+  let traced: Promise<void> = Promise.resolve()
+  if (cdp !== undefined) {
+    await cdp.send('Profiler.enable')
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 })
+    await cdp.send('Profiler.start')
+    cdp.on('Tracing.dataCollected', e => { trace.push(...e.value as unknown as TraceEvent[]) })
+    traced = new Promise(resolve => cdp.once('Tracing.tracingComplete', () => { resolve() }))
+    await cdp.send('Tracing.start', { categories: 'devtools.timeline,v8', transferMode: 'ReportEvents' })
+  }
   const start = performance.now()
   await p.goto(url, { waitUntil: 'commit' })
   const handle = await p.waitForFunction(text => {
-    const el = document.querySelector('[aria-label="Your balance"]')
+    const page = globalThis as unknown as { document: { querySelector: (selector: string) => { textContent: string | null } | null } }
+    const el = page.document.querySelector('[aria-label="Your balance"]')
     return el !== null && el.textContent === text ? performance.now() : false
   }, expected, { polling: 'raf', timeout: 60_000 })
   const wallMs = performance.now() - start
+  if (cdp !== undefined && profileAs !== undefined) {
+    await cdp.send('Tracing.end')
+    await traced
+    await saveProfile((await cdp.send('Profiler.stop')).profile, trace, profileAs)
+    await cdp.detach()
+  }
   return { wallMs, pageMs: await handle.jsonValue() as number }
 }
 const connectionText = async (p: Page): Promise<string> => await p.locator('[aria-label="Connection"]').innerText()
 
-const cold = await timeToBalance(page, `${api.url}/#/resident?token=${token}`)
+const cold = await timeToBalance(page, `${api.url}/#/resident?token=${token}`, 'cold')
 await page.getByText('Live', { exact: true }).waitFor({ timeout: 30_000 })
 await page.waitForTimeout(1_000) // y-indexeddb stores the first update
 const warm: number[] = []
 const warmInPage: number[] = []
 for (let i = 0; i < runs; i++) {
-  const r = await timeToBalance(page, `${api.url}/#/resident`)
+  const r = await timeToBalance(page, `${api.url}/#/resident`, i === runs - 1 ? 'warm' : undefined)
   warm.push(r.wallMs)
   warmInPage.push(r.pageMs)
 }
@@ -169,7 +189,7 @@ const toOffline: number[] = []
 let offlineSaid = true
 for (let i = 0; i < runs; i++) {
   const start = performance.now()
-  const r = await timeToBalance(page, `${api.url}/#/resident`)
+  const r = await timeToBalance(page, `${api.url}/#/resident`, i === runs - 1 ? 'offline' : undefined)
   offline.push(r.wallMs)
   offlineInPage.push(r.pageMs)
   await page.locator('[aria-label="Connection"]', { hasText: 'Offline' }).waitFor({ timeout: 30_000 })
@@ -201,6 +221,34 @@ if (pageErrors.length > 0) rows.push(['page errors', pageErrors.slice(0, 3).join
   rows.push(['JS shipped', line(sizes.js)])
   rows.push(['CSS shipped', line(sizes.css)])
   rows.push(['WASM shipped (the QR scanner\'s, loaded on first use)', `${kB(sizes.wasm.initial + sizes.wasm.lazy)} gzip (${kB(sizes.wasm.raw)} raw)`])
+}
+
+interface CpuProfile { nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }>, samples?: number[], timeDeltas?: number[] }
+interface TraceEvent { name: string, ph: string, dur?: number, tid: number, args?: { data?: { functionName?: string, url?: string } } }
+/**
+ * Writes the CPU profile and the timeline trace (open either in Chromium's DevTools, Performance), and
+ * logs the functions that took the most time themselves and the renderer's time by timeline event
+ * (events nest: a FunctionCall holds the GC in it).
+ */
+async function saveProfile (profile: CpuProfile, trace: TraceEvent[], name: string): Promise<void> {
+  if (values.profile === undefined) return
+  await mkdir(values.profile, { recursive: true })
+  await writeFile(join(values.profile, `${name}.cpuprofile`), JSON.stringify(profile))
+  await writeFile(join(values.profile, `${name}.trace.json`), JSON.stringify({ traceEvents: trace }))
+  const byEvent = new Map<string, number>()
+  for (const e of trace) if (e.ph === 'X' && e.dur !== undefined) byEvent.set(e.name, (byEvent.get(e.name) ?? 0) + e.dur / 1000)
+  const kinds = ['RunTask', 'ParseHTML', 'EvaluateScript', 'v8.compile', 'v8.compileModule', 'v8.evaluateModule', 'FunctionCall', 'TimerFire', 'FireAnimationFrame', 'EventDispatch', 'UpdateLayoutTree', 'Layout', 'PrePaint', 'Paint', 'Layerize', 'Commit', 'MinorGC', 'MajorGC', 'V8.GC_SCAVENGER', 'V8.GC_MARK_COMPACTOR']
+  log(`${name} run, timeline (ms): ${kinds.filter(k => byEvent.has(k)).map(k => `${k} ${fmt(byEvent.get(k) ?? 0)}`).join(', ')}`)
+  const self = new Map<number, number>()
+  profile.samples?.forEach((id, i) => { self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas?.[i] ?? 0) / 1000) })
+  const byFrame = new Map<string, number>()
+  for (const n of profile.nodes) {
+    const f = n.callFrame
+    const key = `${f.functionName === '' ? '(anonymous)' : f.functionName} ${f.url.split('/').pop() ?? ''}:${f.lineNumber + 1}`
+    byFrame.set(key, (byFrame.get(key) ?? 0) + (self.get(n.id) ?? 0))
+  }
+  log(`${name} run, self time by function (profile in ${join(values.profile, `${name}.cpuprofile`)}):`)
+  for (const [k, ms] of [...byFrame].sort((a, b) => b[1] - a[1]).slice(0, 25)) log(`  ${fmt(ms, 1).padStart(8)} ms  ${k}`)
 }
 
 /** A server on the stopped node's port answering the built UI's files and dropping /api/ connections. */

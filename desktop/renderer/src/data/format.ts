@@ -4,11 +4,23 @@ import type { Currency } from './types.ts'
 
 const USD: Currency = { code: 'USD', digits: 2 }
 
+/**
+ * One Intl.NumberFormat per set of options: making one costs about 20 µs (toLocaleString with options
+ * makes one per call), which a table of 10,000 devices turned into a fifth of a second.
+ */
+const formats = new Map<string, Intl.NumberFormat>()
+function numberFormat (options: Intl.NumberFormatOptions): Intl.NumberFormat {
+  const key = JSON.stringify(options)
+  let format = formats.get(key)
+  if (format === undefined) formats.set(key, format = new Intl.NumberFormat('en-US', options))
+  return format
+}
+
 /** "1.25 kWh" from Wh (1 unit = 1 kWh). */
 export function kwh (wh: number): string {
   const value = wh / 1000
   const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2
-  return `${value.toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: digits })} kWh`
+  return `${numberFormat({ minimumFractionDigits: 0, maximumFractionDigits: digits }).format(value)} kWh`
 }
 
 /** "$1.25" from minor units of the currency. */
@@ -18,16 +30,12 @@ export function money (minor: number, currency: Currency = USD): string {
 
 /** "$1.25" from major units. */
 export function majorMoney (major: number, currency: Currency = USD): string {
-  return new Intl.NumberFormat('en-US', {
-    style: 'currency', currency: currency.code, minimumFractionDigits: currency.digits, maximumFractionDigits: currency.digits
-  }).format(major)
+  return numberFormat({ style: 'currency', currency: currency.code, minimumFractionDigits: currency.digits, maximumFractionDigits: currency.digits }).format(major)
 }
 
 /** "$0.125 per kWh" from a price's major units per kWh. */
 export function pricePerKwh (dollarsPerKWh: number, currency: Currency = USD): string {
-  const text = new Intl.NumberFormat('en-US', {
-    style: 'currency', currency: currency.code, minimumFractionDigits: currency.digits, maximumFractionDigits: currency.digits + 2
-  }).format(dollarsPerKWh)
+  const text = numberFormat({ style: 'currency', currency: currency.code, minimumFractionDigits: currency.digits, maximumFractionDigits: currency.digits + 2 }).format(dollarsPerKWh)
   return `${text} per kWh`
 }
 

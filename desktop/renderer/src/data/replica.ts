@@ -73,9 +73,24 @@ export async function openReplicaStream (request: ReplicaRequest, signal: AbortS
   })
 }
 
+/**
+ * y-indexeddb, listening to the doc only once the stored state is loaded. It listens from the start,
+ * and a doc with an `update` listener encodes every transaction as an update: loading would encode
+ * the whole stored state once more (for y-indexeddb to ignore it, the origin being itself), ~0.3 s
+ * for the 17 MB replica of a 10,000-device grid. Nothing else writes to the doc before it is loaded.
+ */
+export function persistIndexedDb (name: string, doc: Y.Doc): IndexeddbPersistence {
+  const persistence = new IndexeddbPersistence(name, doc)
+  doc.off('update', persistence._storeUpdate)
+  void persistence.whenSynced.then(() => {
+    if (!persistence._destroyed) doc.on('update', persistence._storeUpdate)
+  })
+  return persistence
+}
+
 export const defaultComponents = (): ReplicaComponents => ({
   openStream: openReplicaStream,
-  persist: (name, doc) => new IndexeddbPersistence(name, doc),
+  persist: persistIndexedDb,
   meta: window.localStorage,
   now: Date.now
 })
