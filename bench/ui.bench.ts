@@ -154,6 +154,11 @@ async function timeToBalance (p: Page, url: string, profileAs?: string): Promise
     const el = page.document.querySelector('[aria-label="Your balance"]')
     return el !== null && el.textContent === text ? performance.now() : false
   }, expected, { polling: 'raf', timeout: 60_000 })
+  // Seen in a frame's animation callbacks, before that frame's style, layout and paint: shown after them.
+  const shownAt = await p.evaluate(async () => {
+    const frame = (globalThis as unknown as { requestAnimationFrame: (f: () => void) => void }).requestAnimationFrame
+    return await new Promise<number>(resolve => { frame(() => { setTimeout(() => { resolve(performance.now()) }, 0) }) })
+  })
   const wallMs = performance.now() - start
   if (cdp !== undefined && profileAs !== undefined) {
     await cdp.send('Tracing.end')
@@ -161,7 +166,8 @@ async function timeToBalance (p: Page, url: string, profileAs?: string): Promise
     await saveProfile((await cdp.send('Profiler.stop')).profile, trace, profileAs)
     await cdp.detach()
   }
-  return { wallMs, pageMs: await handle.jsonValue() as number }
+  await handle.dispose()
+  return { wallMs, pageMs: shownAt }
 }
 const connectionText = async (p: Page): Promise<string> => await p.locator('[aria-label="Connection"]').innerText()
 
@@ -186,7 +192,7 @@ const files = await serveUiOnly(api.port)
 const offline: number[] = []
 const offlineInPage: number[] = []
 const toOffline: number[] = []
-let offlineSaid = true
+let offlineSaid: true | string = true
 for (let i = 0; i < runs; i++) {
   const start = performance.now()
   const r = await timeToBalance(page, `${api.url}/#/resident`, i === runs - 1 ? 'offline' : undefined)
@@ -194,10 +200,11 @@ for (let i = 0; i < runs; i++) {
   offlineInPage.push(r.pageMs)
   await page.locator('[aria-label="Connection"]', { hasText: 'Offline' }).waitFor({ timeout: 30_000 })
   toOffline.push(performance.now() - start)
-  if (!(await connectionText(page)).startsWith('Offline: showing what this app last saw')) offlineSaid = false
+  const said = await connectionText(page)
+  if (!said.startsWith('Offline: showing what this app last saw')) offlineSaid = said
 }
 rows.push([`offline, node stopped (${runs} runs): goto → balance from IndexedDB`, `${summary(offline)}; in the page ${summary(offlineInPage)} (target < ${fmt(TARGET_MS)} ms: ${verdict(offline)})`])
-rows.push(['offline: goto → the page says so', `${summary(toOffline)}; ${offlineSaid ? '"Offline: showing what this app last saw at …" every run' : 'the status bar did NOT say offline with the time of what it shows'}`])
+rows.push(['offline: goto → the page says so', `${summary(toOffline)}; ${offlineSaid === true ? '"Offline: showing what this app last saw at …" every run' : `the status bar said "${offlineSaid}"`}`])
 await context.close()
 await new Promise<void>(resolve => files.close(() => { resolve() }))
 if (pageErrors.length > 0) rows.push(['page errors', pageErrors.slice(0, 3).join(' | ')])

@@ -18,18 +18,33 @@ export function useReplica (): ReplicaView {
 }
 
 /** A value read from the doc, read again whenever the replica changes. */
-function useDocValue<T> (read: (doc: Y.Doc) => T, key: unknown = null): T {
+function useDocValue<T> (read: (doc: Y.Doc, replica: ReplicaView) => T, key: unknown = null): T {
   const replica = useReplica()
   const version = useSyncExternalStore(replica.subscribe, replica.version)
-  return useMemo(() => read(replica.doc), [replica, replica.doc, version, key])
+  return useMemo(() => read(replica.doc, replica), [replica, replica.doc, version, key])
 }
 
-function mapValues<T> (doc: Y.Doc, name: string): T[] {
-  return [...doc.getMap<T>(name).values()]
+/**
+ * A whole map's values, sorted, made once per doc version and shared by every component that asks
+ * (the resident page lists the devices three times; a grid has 10,000 of them).
+ */
+const sorted = new WeakMap<ReplicaView, Map<string, { doc: Y.Doc, version: number, values: unknown[] }>>()
+function sortedValues<T> (replica: ReplicaView, doc: Y.Doc, name: string, order: (a: T, b: T) => number): T[] {
+  let lists = sorted.get(replica)
+  if (lists === undefined) sorted.set(replica, lists = new Map())
+  const version = replica.version()
+  const cached = lists.get(name)
+  if (cached?.doc === doc && cached.version === version) return cached.values as T[]
+  const values = [...doc.getMap<T>(name).values()].sort(order)
+  lists.set(name, { doc, version, values })
+  return values
 }
+
+/** Same order as String#localeCompare, without its per-call cost. */
+const compare = new Intl.Collator().compare
 
 const byLabel = (a: { label: string | null, id?: string }, b: { label: string | null, id?: string }): number =>
-  (a.label ?? '').localeCompare(b.label ?? '') || (a.id ?? '').localeCompare(b.id ?? '')
+  compare(a.label ?? '', b.label ?? '') || compare(a.id ?? '', b.id ?? '')
 
 export function useStatus (): Status | null {
   return useDocValue(doc => {
@@ -40,7 +55,7 @@ export function useStatus (): Status | null {
 }
 
 export function useAccounts (): Account[] {
-  return useDocValue(doc => mapValues<Account>(doc, 'accounts').sort((a, b) => a.id.localeCompare(b.id)))
+  return useDocValue((doc, replica) => sortedValues<Account>(replica, doc, 'accounts', (a, b) => compare(a.id, b.id)))
 }
 
 export function useAccount (id: string | null | undefined): Account | null {
@@ -48,7 +63,7 @@ export function useAccount (id: string | null | undefined): Account | null {
 }
 
 export function useDevices (): Device[] {
-  return useDocValue(doc => mapValues<Device>(doc, 'devices').sort(byLabel))
+  return useDocValue((doc, replica) => sortedValues<Device>(replica, doc, 'devices', byLabel))
 }
 
 export function useDevice (id: string | null | undefined): Device | null {
@@ -56,11 +71,11 @@ export function useDevice (id: string | null | undefined): Device | null {
 }
 
 export function usePrices (): Price[] {
-  return useDocValue(doc => mapValues<Price>(doc, 'prices').sort((a, b) => byLabel(a, b) || a.account.localeCompare(b.account)))
+  return useDocValue((doc, replica) => sortedValues<Price>(replica, doc, 'prices', (a, b) => byLabel(a, b) || compare(a.account, b.account)))
 }
 
 export function useReceipts (): Receipt[] {
-  return useDocValue(doc => mapValues<Receipt>(doc, 'receipts').sort((a, b) => b.ts - a.ts))
+  return useDocValue((doc, replica) => sortedValues<Receipt>(replica, doc, 'receipts', (a, b) => b.ts - a.ts))
 }
 
 /** Forks (fraud proofs) and the frozen accounts, as GET /forks gives them. */

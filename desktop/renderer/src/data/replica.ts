@@ -16,7 +16,7 @@ export interface ReplicaStatus {
   lastUpdate: number | null
 }
 
-/** What the hooks read: a doc, a version that changes with it, and the channel's status. */
+/** What the hooks read: a doc, a version that changes with it (not with the status), and the channel's status. */
 export interface ReplicaView {
   readonly doc: Y.Doc
   version: () => number
@@ -175,15 +175,24 @@ export class ReplicaStore implements ReplicaView {
 
   #onUpdate = (): void => { this.#changed() }
 
+  /** The doc changed: a new version, and every listener hears it. */
   #changed (): void {
     this.#version++
+    this.#notify()
+  }
+
+  /**
+   * Only the status changed: listeners hear it, the version stays, so what is read from the doc is not
+   * read again (with 10,000 devices, a page re-rendered whole at each connecting/offline/live).
+   */
+  #notify (): void {
     for (const listener of [...this.#listeners]) listener()
   }
 
   #setState (state: ReplicaState): void {
     if (this.#status.state === state) return
     this.#status = { ...this.#status, state }
-    this.#changed()
+    this.#notify()
   }
 
   async #openReplica (epoch: string): Promise<Replica> {
@@ -267,7 +276,7 @@ export class ReplicaStore implements ReplicaView {
     const now = this.#components.now()
     this.#components.meta.setItem(`${this.#name}.lastUpdate`, String(now))
     this.#status = { ...this.#status, lastUpdate: now }
-    this.#changed()
+    this.#notify()
   }
 }
 
