@@ -58,6 +58,8 @@ export class MeterAgent {
   readonly #i: MeterAgentInit
   readonly #whPerOp: number
   readonly #load: LoadLimiter | null
+  /** The power estimate the reports carry: the load limiter's, or one of its own without a limit. */
+  readonly #power: LoadLimiter
   readonly #usage: UsageEstimator
   readonly #policy: RelayPolicyOptions
   readonly #kind: 'mint' | 'burn'
@@ -90,6 +92,8 @@ export class MeterAgent {
     this.#load = p.loadLimitW === undefined || p.loadLimitW === null
       ? null
       : new LoadLimiter({ limitW: p.loadLimitW, graceMs: p.loadGraceMs ?? 10_000, backoffMs: p.loadBackoffMs ?? 60_000, pulsesPerKwh: init.pulsesPerKwh })
+    // Without a load limit, a limiter whose limit no meter reaches still estimates the power from the pulses.
+    this.#power = this.#load ?? new LoadLimiter({ limitW: 1e9, graceMs: 0, backoffMs: 1, pulsesPerKwh: init.pulsesPerKwh })
     const saved = init.store.state.usage
     this.#usage = saved !== null && saved !== undefined ? UsageEstimator.fromJSON(saved as Parameters<typeof UsageEstimator.fromJSON>[0]) : new UsageEstimator()
   }
@@ -172,7 +176,7 @@ export class MeterAgent {
     this.#state.pulses++
     this.#pulsesSinceSave++
     this.#usage.record(event.at, 1000 / this.#i.pulsesPerKwh)
-    this.#load?.pulse(event.at)
+    this.#power.pulse(event.at)
     const t = this.#i.timing
     if (this.#pulsesSinceSave >= (t?.saveEveryPulses ?? 10) || event.at - this.#lastSave >= (t?.saveEveryMs ?? 10_000)) void this.#save()
     if (this.#i.relay !== null && this.#i.relay !== undefined) void this.#decide()
@@ -326,7 +330,7 @@ export class MeterAgent {
       reason: d.reason,
       usableWh: Math.max(0, Math.floor(d.usableWh)),
       daysRemaining: d.daysRemaining,
-      watts: Math.round(this.#load?.watts(this.#now) ?? 0),
+      watts: Math.round(this.#power.watts(this.#now)),
       warnings: d.warnings.map(w => w.thresholdWh),
       faults: this.#faults.slice(-8),
       queuedWh: this.backlogWh + this.#state.unacked.reduce((s, r) => s + r.wh, 0)

@@ -69,4 +69,31 @@ describe('meter agent load limit', () => {
     expect(requests).toContain('report')
     await agent.stop()
   })
+
+  it('reports the power it meters without a load limit too (the UI shows it as the load drawn)', async () => {
+    const island = new Island({ seed: 'watts' })
+    const clock = new ManualClock(Date.UTC(2026, 5, 1, 12))
+    const reports: number[] = []
+    const transport = {
+      request: async (r: LightRequest): Promise<LightResponse> => {
+        if (r.t === 'funds') return { t: 'funds', funds: { at: r.at, registered: true, usableNow: 50_000, general: 50_000, burned: 0, balance: 50_000, nextChange: null, windows: [], funders: [] } }
+        if (r.t === 'report') { reports.push(r.report.watts); return { t: 'ok' } }
+        return { t: 'draft', seq: 0, prev: null, lastTs: 0, reading: null, deps: [], held: -1, settled: true, frozen: false }
+      },
+      stop: async () => {}
+    }
+    const source = new ManualSource()
+    const agent = new MeterAgent({
+      role: 'consumption', signer: keySigner(generateKeyPair().secretKey), genesis: decodeOp(island.genesis), transport, source, relay: simulatedRelay(),
+      store: await StateStore.open(await mkdtemp(join(tmpdir(), 'microgrid-watts-'))), clock, pulsesPerKwh: 1000, whPerOp: 1_000_000, timing: { fundsEveryMs: 0 }
+    })
+    await agent.start()
+    await agent.sync()
+    // 1.8 kW at 1,000 pulses per kWh: a pulse every 2 s.
+    for (let t = clock.now() + 2_000; t <= clock.now() + 20_000; t += 2_000) source.listener?.({ type: 'pulse', at: t })
+    clock.set(clock.now() + 20_000)
+    await agent.sync()
+    expect(reports.at(-1)).toBe(1_800)
+    await agent.stop()
+  })
 })
