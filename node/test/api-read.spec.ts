@@ -124,6 +124,16 @@ describe('GET /accounts/{id}/history', () => {
     expect(reg.entries.at(-1)).toMatchObject({ kind: 'genesis', seq: 0, id: toHex(f.isl.state.gridId), body: { name: 'Island api', currency: 'USD' } })
   })
 
+  it('gives an account the ledger has not seen yet an empty history, and refuses an id that is not one (400)', async () => {
+    const stranger = f.id(f.isl.signer('nobody-yet'))
+    const res = await f.get(`/api/v1/accounts/${stranger}/history`)
+    expect(res.status).toBe(200)
+    expect(await json(res)).toEqual({ account: stranger, entries: [], next: null })
+    const bad = await f.get('/api/v1/accounts/mg1nothing/history')
+    expect(bad.status).toBe(400)
+    expect((await json(bad)).error.message).toMatch(/path\.id/)
+  })
+
   it('refuses a bad cursor and a bad limit with 400', async () => {
     const id = f.id(f.isl.utility)
     for (const q of ['before=xyz', 'limit=0', 'limit=501', 'limit=abc']) {

@@ -12,12 +12,16 @@ export function keyFrom (text: string, field: string): PublicKey {
   }
 }
 
+/** Whether the ledger has seen the account: ops, units, credits on their way, a registration or a genesis role. */
+export function isKnown (state: LedgerState, key: PublicKey): boolean {
+  const chain = state.findChain(key)
+  return chain !== undefined && (chain.length > 0 || chain.balance !== 0 || chain.creditors.size > 0 || state.registrationOf(chain.key) !== undefined ||
+    state.hasRole(chain.idx, 'registrar') || state.hasRole(chain.idx, 'oracle'))
+}
+
 /** The account's chain; 404 `unknown-account` if the ledger has never seen it. */
 export function knownAccount (state: LedgerState, text: string, field: string): ChainView {
-  const chain = state.findChain(keyFrom(text, field))
-  if (chain === undefined || (chain.length === 0 && chain.balance === 0 && chain.creditors.size === 0 && state.registrationOf(chain.key) === undefined &&
-    !state.hasRole(chain.idx, 'registrar') && !state.hasRole(chain.idx, 'oracle'))) {
-    throw new ApiError(404, 'unknown-account', `${field}: the ledger knows no account ${text}`)
-  }
-  return chain
+  const key = keyFrom(text, field)
+  if (!isKnown(state, key)) throw new ApiError(404, 'unknown-account', `${field}: the ledger knows no account ${text}`)
+  return state.findChain(key) as ChainView
 }

@@ -3,7 +3,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { ChainView, LedgerState } from '@microgrid/core'
 import { currencyDigits, idOf, isListed, labelOf, priceView, rolesOf, type ApiContext } from '../context.ts'
 import { historyOf, parseCursor } from '../history.ts'
-import { knownAccount } from '../lookup.ts'
+import { isKnown, keyFrom, knownAccount } from '../lookup.ts'
 import { ACCOUNT_ROLES, AccountId, EXAMPLE_ACCOUNT, errors, PriceSchema } from '../schemas.ts'
 
 export const AccountSchema = z.object({
@@ -125,7 +125,7 @@ const historyRoute = createRoute({
       description: 'A page of history',
       content: { 'application/json': { schema: z.object({ account: z.string(), entries: z.array(HistoryEntrySchema), next: z.string().nullable() }) } }
     },
-    ...errors({ 404: 'The ledger knows no such account' })
+    ...errors()
   }
 })
 
@@ -160,8 +160,11 @@ export function accountRoutes (ctx: ApiContext, app: OpenAPIHono): void {
   app.openapi(historyRoute, async c => {
     const state = ctx.node.ledger.state
     const { id } = c.req.valid('param')
-    const chain = knownAccount(state, id, 'path.id')
     const { before, limit } = c.req.valid('query')
+    // A valid id the ledger has not seen yet (a new key, a first purchase on its way) has no history yet.
+    const key = keyFrom(id, 'path.id')
+    if (!isKnown(state, key)) return c.json({ account: idOf(key), entries: [], next: null }, 200)
+    const chain = knownAccount(state, id, 'path.id')
     const page = await historyOf(ctx.node.ledger, chain, before === undefined ? null : parseCursor(before), limit)
     return c.json({ account: idOf(chain.key), entries: page.entries, next: page.next }, 200)
   })
