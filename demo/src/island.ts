@@ -39,6 +39,8 @@ export interface IslandDemoOptions {
   port?: number
   /** A built UI (desktop/dist/renderer) to serve at `/` of each API; none by default. */
   ui?: string
+  /** The parties act on their own every `paceMs` (default true); false leaves the acting to the UI and the API. */
+  autoplay?: boolean
   /** Milliseconds between two actions of the island's parties. */
   paceMs?: number
   log?: (line: string) => void
@@ -270,7 +272,7 @@ export class IslandDemo {
       demo.agents.set(m.name, agent)
     }
     void gridId
-    demo.#schedule(gateway, options.paceMs ?? 4_000, clock)
+    if (options.autoplay !== false) demo.#schedule(gateway, options.paceMs ?? 4_000, clock)
     return demo
   }
 

@@ -24,7 +24,7 @@ describe('payment simulator', () => {
 
     expect((screen.getByLabelText('Kind of sale') as HTMLSelectElement).value).toBe('retail-seller')
     const payers = [...(screen.getByLabelText('Who pays') as HTMLSelectElement).options].map(o => o.value)
-    expect(payers.sort()).toEqual([ids.neighbour, ids.resident].sort())
+    expect(payers.sort()).toEqual([ids.neighbour, ids.resident, 'other'].sort())
     fireEvent.change(screen.getByLabelText('Who pays'), { target: { value: ids.resident } })
     fireEvent.change(screen.getByLabelText('Who is paid'), { target: { value: ids.utility } })
     fireEvent.change(screen.getByLabelText('Amount (USD)'), { target: { value: '5' } })
@@ -45,12 +45,28 @@ describe('payment simulator', () => {
     expect(screen.getByRole('status').textContent).toBe('Settled: 40 kWh delivered to resident (this node).')
   })
 
+  it('takes a payer the ledger does not know yet by account id (a resident\'s first purchase)', async () => {
+    const api = mockApi(call => call.path === '/payments/simulate' ? { body: simulated } : undefined)
+    restore = api.restore
+    renderWithReplica(<PaymentSimulator />)
+    fireEvent.change(screen.getByLabelText('Who pays'), { target: { value: 'other' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Pay' }))
+    expect((await screen.findByRole('alert')).textContent).toContain('Enter the account id of who pays')
+    expect(api.calls).toEqual([])
+    const stranger = 'mg1qdfawcpf2a375mffd79778mhg7dal9xspjnj6dsp8cvsz2hegfh3sjx6eej'
+    fireEvent.change(screen.getByLabelText('Payer\'s account id'), { target: { value: ` ${stranger} ` } })
+    fireEvent.change(screen.getByLabelText('Who is paid'), { target: { value: ids.utility } })
+    fireEvent.click(screen.getByRole('button', { name: 'Pay' }))
+    await screen.findByText(/Waiting for the receipt to reach this app/)
+    expect(api.calls).toEqual([expect.objectContaining({ body: expect.objectContaining({ payer: stranger, payee: ids.utility }) })])
+  })
+
   it('offers utilities as payers and producers as payees for wholesale', () => {
     restore = mockApi().restore
     renderWithReplica(<PaymentSimulator />)
     fireEvent.change(screen.getByLabelText('Kind of sale'), { target: { value: 'wholesale-seller' } })
     const options = (label: string): string[] => [...(screen.getByLabelText(label) as HTMLSelectElement).options].map(o => o.value)
-    expect(options('Who pays')).toEqual([ids.utility])
+    expect(options('Who pays')).toEqual([ids.utility, 'other'])
     expect(options('Who is paid')).toEqual([ids.producer])
     expect(screen.getByText('buys about 62.5 kWh at $0.08 per kWh')).toBeTruthy()
   })

@@ -25,4 +25,10 @@ async function start (): Promise<void> {
   )
 }
 
+// Served by a node over http(s): a service worker keeps the app's files, so that a reload while the
+// node is down still opens the app (the desktop app loads it from its own scheme instead).
+if (window.microgrid === undefined && 'serviceWorker' in navigator && window.isSecureContext) {
+  void navigator.serviceWorker.register('./sw.js').catch(() => {})
+}
+
 void start()

@@ -43,6 +43,7 @@ export function DeviceMap ({ devices, selected = null, onSelect, tileUrl }: Devi
     if (tiles && tileUrl !== undefined) L.tileLayer(tileUrl, { maxZoom: 19 }).addTo(map)
     // CRS.Simple is flat: latitude up, longitude right is a fair plan for a neighbourhood.
     const points = placed.map(d => L.latLng(d.position!.lat, d.position!.lon))
+    const markers: Array<[typeof placed[number], L.CircleMarker]> = []
     for (const device of placed) {
       const on = device.meter?.relay === true
       const marker = L.circleMarker([device.position!.lat, device.position!.lon], {
@@ -54,10 +55,25 @@ export function DeviceMap ({ devices, selected = null, onSelect, tileUrl }: Devi
       }).addTo(map)
       marker.bindTooltip(device.label, { permanent: true, direction: 'top', offset: [0, -8] })
       marker.on('click', () => { onSelect?.(device.id) })
+      markers.push([device, marker])
     }
     const bounds = L.latLngBounds(points)
     if (points.length === 1) map.setView(points[0]!, tiles ? 17 : 14)
     else map.fitBounds(bounds.pad(0.25), { maxZoom: tiles ? 18 : 20 })
+    // A marker is a button for keyboards and screen readers too. Leaflet draws it as an SVG path once
+    // the map has a view (just above), not before.
+    for (const [device, marker] of markers) {
+      const path = marker.getElement()
+      if (path === undefined) continue
+      path.setAttribute('role', 'button')
+      path.setAttribute('tabindex', '0')
+      path.setAttribute('aria-label', device.label)
+      path.setAttribute('aria-pressed', String(device.id === selected))
+      path.addEventListener('keydown', event => {
+        const key = (event as KeyboardEvent).key
+        if (key === 'Enter' || key === ' ') { event.preventDefault(); onSelect?.(device.id) }
+      })
+    }
     return () => { map.remove() }
   }, [placed.map(d => `${d.id}:${d.position?.lat}:${d.position?.lon}:${d.meter?.relay}`).join(','), selected, tiles, tileUrl])
 

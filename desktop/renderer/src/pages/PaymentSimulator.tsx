@@ -15,6 +15,8 @@ const contracts: Array<{ value: SaleContract, name: string, help: string }> = [
   { value: 'wholesale-seller', name: 'Wholesale: the utility buys from a producer', help: 'The producer sends the utility energy at its wholesale price.' }
 ]
 
+const OTHER = 'other'
+
 export function PaymentSimulator (): ReactNode {
   const status = useStatus()
   const accounts = useAccounts()
@@ -25,6 +27,8 @@ export function PaymentSimulator (): ReactNode {
 
   const [contract, setContract] = useState<SaleContract>('retail-seller')
   const [payer, setPayer] = useState('')
+  // A payer the ledger does not know yet (a resident's first purchase): typed in as an account id.
+  const [otherPayer, setOtherPayer] = useState('')
   const [payee, setPayee] = useState('')
   const [amount, setAmount] = useState('5.00')
   const [busy, setBusy] = useState(false)
@@ -41,7 +45,7 @@ export function PaymentSimulator (): ReactNode {
     .filter(p => contract === 'retail-seller' ? true : p.role === 'producer')
     .map(p => ({ id: p.account, name: p.label ?? nameOf(p.account), price: contract === 'retail-seller' ? p.retail : p.wholesale })), [prices, contract, nameOf])
 
-  const payerId = payers.some(p => p.id === payer) ? payer : payers[0]?.id ?? ''
+  const payerId = payer === OTHER ? otherPayer.trim() : payers.some(p => p.id === payer) ? payer : payers[0]?.id ?? ''
   const chosen = payees.find(p => p.id === payee) ?? payees[0]
   const payeeId = chosen?.id ?? ''
   let preview: string | null = null
@@ -59,7 +63,7 @@ export function PaymentSimulator (): ReactNode {
     let amountDollars: number
     try {
       amountDollars = minorFromText(amount, currency, 'Amount') / 10 ** currency.digits
-      if (payerId === '') throw new RangeError('Choose who pays')
+      if (payerId === '') throw new RangeError(payer === OTHER ? 'Enter the account id of who pays (mg1…)' : 'Choose who pays')
       if (payeeId === '') throw new RangeError('Choose who is paid')
     } catch (err) { setError(err); return }
     setBusy(true)
@@ -86,11 +90,17 @@ export function PaymentSimulator (): ReactNode {
             </label>
             <p className='hint'>{contracts.find(c => c.value === contract)?.help}</p>
             <label>Who pays
-              <select value={payerId} onChange={e => setPayer(e.target.value)}>
+              <select value={payer === OTHER ? OTHER : payerId} onChange={e => setPayer(e.target.value)}>
                 {payers.length === 0 && <option value=''>Nobody can pay under this contract yet</option>}
                 {payers.map(p => <option key={p.id} value={p.id}>{p.name}</option>)}
+                <option value={OTHER}>Someone else (enter their account id)</option>
               </select>
             </label>
+            {payer === OTHER && (
+              <label>Payer's account id
+                <input type='text' value={otherPayer} placeholder='mg1…' spellCheck={false} onChange={e => setOtherPayer(e.target.value)} />
+              </label>
+            )}
             <label>Who is paid
               <select value={payeeId} onChange={e => setPayee(e.target.value)}>
                 {payees.length === 0 && <option value=''>No seller is registered yet</option>}
