@@ -4,7 +4,8 @@ import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/re
 import { Resident } from '../renderer/src/pages/Resident.tsx'
 import { parseDeviceQr } from '../renderer/src/data/qr.ts'
 import { parseAmount } from '../renderer/src/pages/resident/BuyUnits.tsx'
-import { ids, mockApi, NOW, renderWithReplica, type ApiCall } from './ui-fixture.tsx'
+import { fixtureDevices, ids, mockApi, NOW, renderWithReplica, type ApiCall } from './ui-fixture.tsx'
+import { LIST_PAGE } from '../renderer/src/pages/resident/FundDevice.tsx'
 
 const history = {
   account: ids.resident,
@@ -88,6 +89,22 @@ describe('Resident page', () => {
     await screen.findByText('Gave 0.5 kWh to Plaza lamp.')
     const call = api.calls.find(c => c.path === '/actions/fund')
     expect(call?.body).toEqual({ device: ids.lamp, wh: 500, window: { from: Math.floor(from / 60_000) * 60_000, until: Math.floor(until / 60_000) * 60_000 }, as: 'resident' })
+  })
+
+  it('lists a large grid\'s devices a page at a time, the ones this resident funds first, and finds them by name or kind', () => {
+    const [funded, lamp] = fixtureDevices() as [ReturnType<typeof fixtureDevices>[number], ReturnType<typeof fixtureDevices>[number]]
+    const many = Array.from({ length: 120 }, (_, i) => ({ ...lamp, id: `${lamp.id}-${i}`, label: `Lamp ${String(i).padStart(3, '0')}`, qr: `${lamp.qr}-${i}` }))
+    renderWithReplica(<Resident now={() => NOW} />, { fixture: { devices: [...many, { ...funded, label: 'Zeta household' }] } })
+    const rows = (): string[] => within(screen.getByRole('table', { name: 'Devices' })).getAllByRole('row').slice(1).map(r => r.querySelector('td')?.textContent ?? '')
+    expect(rows()).toHaveLength(LIST_PAGE)
+    expect(rows()[0]).toBe('Zeta household') // funded by this resident: first, though last by name
+    expect(screen.getByText(`${LIST_PAGE} of 121 devices shown.`)).toBeTruthy()
+    fireEvent.click(screen.getByRole('button', { name: 'Show more' }))
+    expect(rows()).toHaveLength(121) // 25 + 100: every one
+    fireEvent.change(screen.getByLabelText('Find a device'), { target: { value: 'lamp 11' } })
+    expect(rows()).toEqual(['Lamp 110', 'Lamp 111', 'Lamp 112', 'Lamp 113', 'Lamp 114', 'Lamp 115', 'Lamp 116', 'Lamp 117', 'Lamp 118', 'Lamp 119'])
+    fireEvent.change(screen.getByLabelText('Find a device'), { target: { value: 'stadium' } })
+    expect(screen.getByText('No device matches “stadium”.')).toBeTruthy()
   })
 
   it('refuses a window that ends before it starts, without calling the API', () => {

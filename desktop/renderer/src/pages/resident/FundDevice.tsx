@@ -1,6 +1,6 @@
 // Fund a consumer device: choose it from a table, on the map or by its QR label, give kWh, and
 // optionally only for a time window.
-import { lazy, Suspense, useCallback, useState, type ReactNode } from 'react'
+import { lazy, Suspense, useCallback, useMemo, useState, type ReactNode } from 'react'
 import { fundDevice } from '../../data/api.ts'
 import { kwh } from '../../data/format.ts'
 import { useDevices } from '../../data/hooks.tsx'
@@ -13,6 +13,9 @@ const DeviceMap = lazy(async () => ({ default: (await import('../../components/D
 const QrScanner = lazy(async () => ({ default: (await import('../../components/QrScanner.tsx')).QrScanner }))
 
 type Picker = 'list' | 'map' | 'qr'
+
+/** Rows the list shows at first (a grid may have thousands of devices: search narrows them). */
+export const LIST_PAGE = 25
 
 /** A `datetime-local` value (local time) -> ms, or null. */
 function localTime (value: string): number | null {
@@ -39,7 +42,16 @@ export function FundDevice ({ me, grid, now = Date.now }: { me: Signer, grid: st
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const { notify } = useToasts()
+  const [search, setSearch] = useState('')
+  const [shown, setShown] = useState(LIST_PAGE)
   const device = devices.find(d => d.id === deviceId) ?? null
+  // Devices this resident funds come first; then the rest by name. Search matches the name or kind.
+  const listed = useMemo(() => {
+    const q = search.trim().toLowerCase()
+    const mine = (d: typeof devices[number]): boolean => d.funds.funders.some(f => f.funder === me.account)
+    const match = q === '' ? devices : devices.filter(d => d.label.toLowerCase().includes(q) || d.category.replace('-', ' ').includes(q))
+    return [...match.filter(mine), ...match.filter(d => !mine(d))]
+  }, [devices, search, me.account])
   const wh = parseKwh(amount)
 
   const onScan = useCallback((text: string) => {
@@ -87,23 +99,36 @@ export function FundDevice ({ me, grid, now = Date.now }: { me: Signer, grid: st
         ))}
       </div>
       {picker === 'list' && (
-        <table aria-label='Devices'>
-          <thead><tr><th>Device</th><th>Kind</th><th className='num'>Usable now</th><th /></tr></thead>
-          <tbody>
-            {devices.map(d => (
-              <tr key={d.id} className={d.id === deviceId ? 'selected' : undefined}>
-                <td>{d.label}</td>
-                <td>{d.category.replace('-', ' ')}</td>
-                <td className='num'>{kwh(d.funds.usableNowWh)}</td>
-                <td>
-                  <button type='button' className='secondary' aria-label={`Choose ${d.label}`} onClick={() => { setDeviceId(d.id) }}>
-                    {d.id === deviceId ? 'Chosen' : 'Choose'}
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <>
+          <label className='search'>
+            Find a device
+            <input type='search' value={search} placeholder='Name or kind, e.g. street light' onChange={e => { setSearch(e.target.value); setShown(LIST_PAGE) }} />
+          </label>
+          <table aria-label='Devices'>
+            <thead><tr><th>Device</th><th>Kind</th><th className='num'>Usable now</th><th /></tr></thead>
+            <tbody>
+              {listed.slice(0, shown).map(d => (
+                <tr key={d.id} className={d.id === deviceId ? 'selected' : undefined}>
+                  <td>{d.label}</td>
+                  <td>{d.category.replace('-', ' ')}</td>
+                  <td className='num'>{kwh(d.funds.usableNowWh)}</td>
+                  <td>
+                    <button type='button' className='secondary' aria-label={`Choose ${d.label}`} onClick={() => { setDeviceId(d.id) }}>
+                      {d.id === deviceId ? 'Chosen' : 'Choose'}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {listed.length === 0 && <p className='muted'>No device matches “{search.trim()}”.</p>}
+          {listed.length > shown && (
+            <p className='row'>
+              <span className='muted'>{shown} of {listed.length} devices shown.</span>
+              <button type='button' className='secondary' onClick={() => { setShown(n => n + LIST_PAGE * 4) }}>Show more</button>
+            </p>
+          )}
+        </>
       )}
       <Suspense fallback={<p className='muted'>Loading…</p>}>
         {picker === 'map' && <DeviceMap devices={devices} selected={deviceId} onSelect={setDeviceId} />}
