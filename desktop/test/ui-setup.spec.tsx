@@ -170,6 +170,7 @@ describe('unlock', () => {
     renderGate(fake)
     expect(await screen.findByRole('heading', { name: 'Unlock your node' })).toBeTruthy()
     expect(document.body.textContent).toContain('Why it asks: this system has no keychain.')
+    expect(document.body.textContent).toContain('the passphrase you chose when you joined the grid')
 
     type('Passphrase', 'seven77')
     press('Unlock')
@@ -187,6 +188,14 @@ describe('unlock', () => {
     press('Unlock')
     await screen.findByText('The app itself')
     expect(fake.unlock.mock.calls).toEqual([['not my passphrase'], ['solar panels on the roof']])
+  })
+
+  it('with a keychain that could not give the passphrase, says so', async () => {
+    const fake = fakeMicrogrid({ state: 'locked', keychain: true, reason: 'the keychain holds no passphrase for these keys' })
+    renderGate(fake)
+    expect(await screen.findByRole('heading', { name: 'Unlock your node' })).toBeTruthy()
+    expect(document.body.textContent).toContain('the app could not get it from there')
+    expect(document.body.textContent).toContain('Why it asks: the keychain holds no passphrase for these keys.')
   })
 })
 

@@ -50,7 +50,7 @@ export function NodeGate ({ api, children, pollMs = POLL_MS }: { api: DesktopApi
     case 'setup-needed':
       return <SetupScreen api={api} keychain={state.keychain} onState={show} />
     case 'locked':
-      return <UnlockScreen api={api} reason={state.reason} onState={show} />
+      return <UnlockScreen api={api} keychain={state.keychain} reason={state.reason} onState={show} />
     case 'failed':
       return (
         <Screen title='Your node could not start' lead='The app could not start the node that keeps your copy of the grid. This is what it said:'>

@@ -4,7 +4,11 @@ import { checkPassphrase, inWords } from './checks.ts'
 import { ErrorText, Progress, Screen } from './Screen.tsx'
 import type { DesktopApi, NodeState } from './types.ts'
 
-export function UnlockScreen ({ api, reason, onState }: { api: DesktopApi, reason: string, onState: (state: NodeState) => void }): ReactNode {
+const LEAD_NO_KEYCHAIN = 'Your keys are kept on this computer, locked with the passphrase you chose when you joined the grid. Type it to start your node.'
+// With a keychain the app chose the passphrase itself and kept it there; it could not read it back.
+const LEAD_KEYCHAIN = 'Your keys are kept on this computer, locked with a passphrase this computer\'s keychain normally keeps for you — but the app could not get it from there. If you chose the passphrase yourself, type it to start your node.'
+
+export function UnlockScreen ({ api, keychain, reason, onState }: { api: DesktopApi, keychain: boolean, reason: string, onState: (state: NodeState) => void }): ReactNode {
   const [passphrase, setPassphrase] = useState('')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<{ words: string, detail?: string } | null>(null)
@@ -41,7 +45,7 @@ export function UnlockScreen ({ api, reason, onState }: { api: DesktopApi, reaso
   }
 
   return (
-    <Screen title='Unlock your node' lead='Your keys are kept on this computer, locked with the passphrase you chose when you joined the grid. Type it to start your node.'>
+    <Screen title='Unlock your node' lead={keychain ? LEAD_KEYCHAIN : LEAD_NO_KEYCHAIN}>
       <p className='setup-hint'>Why it asks: {why}.</p>
       <form className='setup-form' onSubmit={e => { void unlock(e) }} aria-busy={busy}>
         <fieldset disabled={busy}>
