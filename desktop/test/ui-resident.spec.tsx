@@ -94,7 +94,7 @@ describe('Resident page', () => {
   it('lists a large grid\'s devices a page at a time, the ones this resident funds first, and finds them by name or kind', () => {
     const [funded, lamp] = fixtureDevices() as [ReturnType<typeof fixtureDevices>[number], ReturnType<typeof fixtureDevices>[number]]
     const many = Array.from({ length: 120 }, (_, i) => ({ ...lamp, id: `${lamp.id}-${i}`, label: `Lamp ${String(i).padStart(3, '0')}`, qr: `${lamp.qr}-${i}` }))
-    renderWithReplica(<Resident now={() => NOW} />, { fixture: { devices: [...many, { ...funded, label: 'Zeta household' }] } })
+    renderWithReplica(<Resident />, { fixture: { devices: [...many, { ...funded, label: 'Zeta household' }] } })
     const rows = (): string[] => within(screen.getByRole('table', { name: 'Devices' })).getAllByRole('row').slice(1).map(r => r.querySelector('td')?.textContent ?? '')
     expect(rows()).toHaveLength(LIST_PAGE)
     expect(rows()[0]).toBe('Zeta household') // funded by this resident: first, though last by name
