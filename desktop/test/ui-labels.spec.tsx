@@ -4,7 +4,8 @@ import { createRequire } from 'node:module'
 import { PDFDocument, PDFArray, PDFRawStream, decodePDFRawStream, type PDFPage } from 'pdf-lib'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { prepareZXingModule, readBarcodes } from 'zxing-wasm/reader'
-import { labelPagesSvg, labelSheetPdf, labelSheetSvg, labelsPerPage, type DeviceLabel } from '../renderer/src/labels/index.ts'
+import { labelPagesSvg, labelSheetSvg, labelsPerPage, type DeviceLabel } from '../renderer/src/labels/index.ts'
+import { labelSheetPdf } from '../renderer/src/labels/pdf.ts'
 
 const grid = 'mgrid1hxx54d4amkau70cj9yaweldvj5rklmn0335l5h0p4yuuxvavfzsske4j4s'
 const accounts = [

@@ -1,3 +1,2 @@
 export { categoryName, labelsPerPage, type DeviceLabel } from './layout.ts'
 export { labelPagesSvg, labelSheetSvg } from './svg.ts'
-export { labelSheetPdf } from './pdf.ts'

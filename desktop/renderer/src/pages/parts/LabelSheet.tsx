@@ -1,7 +1,11 @@
 // Printing the devices' QR labels: download the sheet as SVG or PDF, or print it.
 import { useState, type ReactNode } from 'react'
 import type { Device } from '../../data/types.ts'
-import { labelPagesSvg, labelSheetPdf, labelSheetSvg, type DeviceLabel } from '../../labels/index.ts'
+import { labelPagesSvg, labelSheetSvg, type DeviceLabel } from '../../labels/index.ts'
+
+// pdf-lib is most of a label sheet's code: it loads when a PDF is first asked for, not with the app.
+const labelSheetPdf = async (...args: Parameters<typeof import('../../labels/pdf.ts').labelSheetPdf>): Promise<Uint8Array> =>
+  await (await import('../../labels/pdf.ts')).labelSheetPdf(...args)
 import { ErrorNote } from './ui.tsx'
 
 function download (name: string, data: BlobPart, type: string): void {
