@@ -43,6 +43,16 @@ export interface LedgerInit {
 
 export type OpListener = (result: IngestResult) => void
 
+/** A batch decoded, its known ops set aside, its signatures on their way to the pool (if any). */
+interface Prepared {
+  results: Array<IngestResult | AddResult | undefined>
+  candidates: Array<{ at: number, decoded: DecodedOp }>
+  chunks: Array<Promise<boolean[]>>
+  pooled: boolean
+  /** `Ledger.#loads` when it was prepared. */
+  loads: number
+}
+
 /** How the state was last loaded from storage: from the snapshot and journal, or by replaying every op. */
 export interface LoadReport {
   from: 'snapshot' | 'replay'
@@ -82,6 +92,8 @@ export class Ledger {
   readonly #listeners: OpListener[] = []
   #rewinds = 0
   #queue: Promise<void> = Promise.resolve()
+  /** Counts reloads of the state from storage: a batch prepared before one is prepared again. */
+  #loads = 0
   /** The last journal counter written (or covered by the snapshot). */
   #journal = 0
   /** Ops stored since the last snapshot. */
@@ -164,8 +176,16 @@ export class Ledger {
    * `decodeOp` already decoded (a gossip validator's), so it is not decoded twice; it is still verified.
    */
   async applyBatch (batch: ReadonlyArray<Uint8Array | DecodedOp>): Promise<IngestResult[]> {
-    // One batch at a time: a rewind reads back from storage ops another batch applied but has not stored yet.
-    return await this.#serialized(async () => await this.#applyBatch(batch))
+    // With a pool, a batch is decoded and its signatures handed to the workers at once, while the
+    // batches before it are still being decided: a caller that keeps two batches in flight keeps the
+    // workers and this thread busy together. Rules and storage then run one batch at a time: a
+    // rewind reads back from storage ops another batch applied but has not stored yet.
+    const early = this.batchVerifier !== undefined ? this.#prepare(batch) : undefined
+    return await this.#serialized(async () => {
+      // A batch before it failed and the state went back to storage: what `early` took for known may be gone.
+      const prepared = early !== undefined && early.loads === this.#loads ? early : this.#prepare(batch)
+      return await this.#applyBatch(prepared)
+    })
   }
 
   /**
@@ -182,18 +202,23 @@ export class Ledger {
     return await run
   }
 
-  async #applyBatch (batch: ReadonlyArray<Uint8Array | DecodedOp>): Promise<IngestResult[]> {
+  /**
+   * Step 1 of a batch: decodes it, sets aside what is malformed or already known (known ops are not
+   * verified again), and with a pool sends each chunk of candidates to the worker threads as soon as
+   * it is decoded. May run while earlier batches are being decided: an op one of them applies is then
+   * verified for nothing, and `add` finds it a duplicate.
+   */
+  #prepare (batch: ReadonlyArray<Uint8Array | DecodedOp>): Prepared {
     const results: Array<IngestResult | AddResult | undefined> = new Array(batch.length)
-    // 1. Decode, and set aside what is malformed or already known (known ops are not verified again).
-    // With a pool, each chunk of candidates goes to the worker threads as soon as it is decoded: they
-    // verify while this thread decodes the rest and applies what they have verified.
     const candidates: Array<{ at: number, decoded: DecodedOp }> = []
     const pool = this.batchVerifier
     const chunks: Array<Promise<boolean[]>> = []
     let sent = 0
     const send = (): void => {
       if (pool === undefined || candidates.length === sent) return
-      chunks.push(pool.verifyBatch(candidates.slice(sent).map(({ decoded: d }) => ({ sig: d.op.sig, digest: d.id, publicKey: d.op.author }))))
+      const chunk = pool.verifyBatch(candidates.slice(sent).map(({ decoded: d }) => ({ sig: d.op.sig, digest: d.id, publicKey: d.op.author })))
+      chunk.catch(() => {}) // observed when the batch is decided; not an unhandled rejection meanwhile
+      chunks.push(chunk)
       sent = candidates.length
     }
     for (let at = 0; at < batch.length; at++) {
@@ -215,8 +240,12 @@ export class Ledger {
       if (candidates.length - sent >= VERIFY_CHUNK) send()
     }
     send()
+    return { results, candidates, chunks, pooled: pool !== undefined, loads: this.#loads }
+  }
+
+  async #applyBatch ({ results, candidates, chunks, pooled }: Prepared): Promise<IngestResult[]> {
     // 2. Signatures: in worker threads when a pool is given (chunk by chunk, below), else inline.
-    const valid: boolean[] = pool !== undefined ? [] : candidates.map(({ decoded: d }) => this.verifier.verify(d.op.sig, d.id, d.op.author))
+    const valid: boolean[] = pooled ? [] : candidates.map(({ decoded: d }) => this.verifier.verify(d.op.sig, d.id, d.op.author))
     // 3. Rules, in batch order.
     const fresh: StorageEntry[] = []
     const unblocked: IngestResult[] = []
@@ -371,6 +400,7 @@ export class Ledger {
 
   /** Loads the state from storage: the snapshot and the journal when they are usable, else a full replay. */
   async #load (): Promise<void> {
+    this.#loads++
     const journal = await this.#readJournal()
     const snapshot = await this.storage.load(SNAPSHOT_KEY)
     this.#hasSnapshot = snapshot !== undefined
