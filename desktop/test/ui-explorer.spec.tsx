@@ -84,4 +84,17 @@ describe('ledger explorer', () => {
     expect(within(forks).getByText('kept 1c0e')).toBeTruthy()
     expect(within(forks).getByRole('table', { name: 'Frozen accounts' }).textContent).toContain('Plaza lamp')
   })
+
+  it('shows a grid\'s many receipts and accounts a page at a time', () => {
+    restore = mockApi().restore
+    const many = Array.from({ length: 130 }, (_, i) => receipt(i + 1, i % 2 === 0))
+    renderWithReplica(<Explorer />, { fixture: { status: balanced(), receipts: many } })
+    const table = screen.getByRole('table', { name: 'Payment receipts' })
+    expect(within(table).getAllByRole('row')).toHaveLength(1 + 50)
+    expect(screen.getByText('50 of 130 receipts shown.')).toBeTruthy()
+    fireEvent.click(screen.getByRole('button', { name: 'Show more' }))
+    expect(within(screen.getByRole('table', { name: 'Payment receipts' })).getAllByRole('row')).toHaveLength(1 + 130)
+    expect(screen.queryByText(/receipts shown\./)).toBeNull()
+  })
 })
+

@@ -8,6 +8,7 @@ import type { Account, HistoryPage } from '../data/types.ts'
 import { useNow } from './parts/hooks.ts'
 import { USD } from './parts/money.ts'
 import { useAccountName } from './parts/names.ts'
+import { PAGE_STEP, usePaged } from '../components/Paged.tsx'
 import { Empty, ErrorNote, PageHeader, Panel } from './parts/ui.tsx'
 
 const wh = (n: number): string => `${n.toLocaleString('en-US')} Wh`
@@ -31,6 +32,8 @@ export function Explorer (): ReactNode {
   const currency = status?.grid.currency ?? USD
   const check = status === null ? null : supplyCheck(status.supply, accounts)
   const shownReceipts = receipts.filter(r => receiptFilter === 'all' || (receiptFilter === 'settled') === r.settled)
+  const pagedReceipts = usePaged(shownReceipts, PAGE_STEP, 'receipts')
+  const pagedAccounts = usePaged(accounts, PAGE_STEP, 'accounts')
 
   return (
     <div className='page'>
@@ -71,11 +74,12 @@ export function Explorer (): ReactNode {
             <table>
               <caption className='sr-only'>Accounts and their chains</caption>
               <thead><tr><th scope='col'>Account</th><th scope='col'>Role</th><th scope='col' className='num'>Ops</th><th scope='col' className='num'>Balance</th><th scope='col' className='num'>Spendable</th><th scope='col'>State</th></tr></thead>
-              <tbody>{accounts.map(a => (
+              <tbody>{pagedAccounts.shown.map(a => (
                 <Chain key={a.id} account={a} open={open === a.id} onToggle={() => setOpen(o => o === a.id ? null : a.id)} nameOf={nameOf} />
               ))}</tbody>
             </table>
           </div>
+          {pagedAccounts.more}
         </Panel>
         <Panel title='Recent ops' wide>
           {recent.length === 0
@@ -109,7 +113,7 @@ export function Explorer (): ReactNode {
                 <table>
                   <caption className='sr-only'>Payment receipts</caption>
                   <thead><tr><th scope='col'>Receipt</th><th scope='col'>Contract</th><th scope='col'>Payer → payee</th><th scope='col' className='num'>Amount</th><th scope='col' className='num'>Wh</th><th scope='col'>State</th><th scope='col'>Age</th></tr></thead>
-                  <tbody>{shownReceipts.map(r => (
+                  <tbody>{pagedReceipts.shown.map(r => (
                     <tr key={`${r.oracle}/${r.seq}`}>
                       <td><code>{shortId(r.oracle)}#{r.seq}</code></td><td>{r.contract}</td><td>{nameOf(r.payer)} → {nameOf(r.payee)}</td>
                       <td className='num'>{money(r.amountMinor, currency)}</td><td className='num'>{r.wh === null ? '—' : r.wh.toLocaleString('en-US')}</td>
@@ -118,6 +122,7 @@ export function Explorer (): ReactNode {
                     </tr>
                   ))}</tbody>
                 </table>
+                {pagedReceipts.more}
               </div>
               )}
         </Panel>

@@ -2,6 +2,7 @@
 // devices, the devices' QR labels, and prepaid money collected against energy delivered.
 import { useState, type ReactNode } from 'react'
 import { kwh, money, pricePerKwh } from '../data/format.ts'
+import { PAGE_STEP, usePaged } from '../components/Paged.tsx'
 import { useAccounts, useDevices, usePrices, useReceipts, useStatus } from '../data/hooks.tsx'
 import { categoryName } from '../labels/index.ts'
 import { useSigners } from './parts/hooks.ts'
@@ -23,6 +24,7 @@ export function Utility (): ReactNode {
   const price = prices.find(p => p.account === utilityId)
   const producers = prices.filter(p => p.role === 'producer')
   const devices = useDevices()
+  const pagedDevices = usePaged(devices, PAGE_STEP, 'devices')
   const receipts = useReceipts().filter(r => r.payee === utilityId && r.contract === 'retail-seller')
   const signer = own.find(s => s.account === utilityId)?.name ?? null
 
@@ -78,9 +80,10 @@ export function Utility (): ReactNode {
           {devices.length > 0 && (
             <table>
               <thead><tr><th scope='col'>Device</th><th scope='col'>Kind</th><th scope='col' className='num'>Energy on it</th></tr></thead>
-              <tbody>{devices.map(d => <tr key={d.id}><td>{d.label}</td><td>{categoryName(d.category)}</td><td className='num'>{kwh(d.funds.balanceWh)}</td></tr>)}</tbody>
+              <tbody>{pagedDevices.shown.map(d => <tr key={d.id}><td>{d.label}</td><td>{categoryName(d.category)}</td><td className='num'>{kwh(d.funds.balanceWh)}</td></tr>)}</tbody>
             </table>
           )}
+          {pagedDevices.more}
         </Panel>
       </div>
     </div>
