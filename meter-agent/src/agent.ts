@@ -13,7 +13,7 @@
  * answers again.
  */
 import {
-  bytesEqual, fromHex, policyOf, PROTOCOL_VERSION, signOp, toHex,
+  bytesEqual, fromHex, policyOf, PROTOCOL_VERSION, signOp, signReport, toHex,
   type DecodedOp, type DraftResponse, type LightFunds, type LightResponse, type MeterReport, type OpSigner, type UnsignedOp
 } from '@microgrid/protocol'
 import type { Clock, DeviceFundsView } from '@microgrid/core'
@@ -335,7 +335,7 @@ export class MeterAgent {
       faults: this.#faults.slice(-8),
       queuedWh: this.backlogWh + this.#state.unacked.reduce((s, r) => s + r.wh, 0)
     }
-    await this.#request({ t: 'report', grid: this.#i.genesis.id, device: this.#i.signer.publicKey, report })
+    await this.#request(signReport(this.#i.signer, this.#i.genesis.id, report))
   }
 
   async stop (): Promise<void> {

@@ -7,7 +7,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import {
-  bytesEqual, decodeLightRequest, encodeLight, LIGHT_LIMITS, LightProtocolError,
+  bytesEqual, decodeLightRequest, encodeLight, LIGHT_LIMITS, LightProtocolError, reportDigest,
   toHex, type DraftRequest, type LightFunds, type LightResponse, type MeterReport, type PublicKey, type WatchRequest
 } from '@microgrid/protocol'
 import { depsFor, fundsOf, type Clock, type IngestResult, type Ledger } from '@microgrid/core'
@@ -91,6 +91,11 @@ export function lightServer (c: LightServerComponents): (stream: Stream, connect
             break
           }
           case 'report':
+            // Only the meter's own key speaks for its device: a forged report would show a relay state
+            // or a balance warning that no meter sent.
+            if (!c.ledger.verifier.verify(request.sig, reportDigest(request.grid, request.device, request.report), request.device)) {
+              throw new LightProtocolError('report.sig: the report is not signed by the device\'s key')
+            }
             c.onReport(request.device, request.report, peer)
             response = { t: 'ok' }
         }

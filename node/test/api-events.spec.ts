@@ -2,7 +2,7 @@
 import { request as httpRequest } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lpStream } from '@libp2p/utils'
-import { encodeLight, LIGHT_PROTOCOL } from '@microgrid/protocol'
+import { decodeLightResponse, encodeLight, LIGHT_PROTOCOL, signReport } from '@microgrid/protocol'
 import { MicrogridNode } from '../src/node.ts'
 import { serveApi, type ServedApi } from '../src/api/index.ts'
 import { auth, startFixture, TOKEN, type Fixture } from './api-fixture.ts'
@@ -115,10 +115,18 @@ describe('GET /events', () => {
     try {
       const device = f.isl.devices[1]!.meter
       const report = { at: f.isl.clock.now(), relay: false, reason: 'no funds', usableWh: 0, daysRemaining: null, watts: 0, warnings: [500], faults: [], queuedWh: 0 }
-      const stream = await agent.libp2p.dialProtocol(f.node.multiaddrs[0]!, LIGHT_PROTOCOL)
-      const lp = lpStream(stream)
-      await lp.write(encodeLight({ t: 'report', grid: f.isl.state.gridId, device: device.publicKey, report }))
-      await lp.read()
+      const ask = async (request: Parameters<typeof encodeLight>[0]): Promise<ReturnType<typeof decodeLightResponse>> => {
+        const stream = await agent.libp2p.dialProtocol(f.node.multiaddrs[0]!, LIGHT_PROTOCOL)
+        const lp = lpStream(stream)
+        await lp.write(encodeLight(request))
+        const response = decodeLightResponse((await lp.read()).subarray())
+        await stream.close()
+        return response
+      }
+      // Signed by another key in the device's name: refused, nothing shown.
+      const forged = { ...signReport(f.isl.signer('impostor'), f.isl.state.gridId, { ...report, relay: true }), device: device.publicKey }
+      expect(await ask(forged)).toMatchObject({ t: 'error', message: expect.stringMatching(/report\.sig/) })
+      expect(await ask(signReport(device, f.isl.state.gridId, report))).toEqual({ t: 'ok' })
       const meter = await waitForEvent(events, e => e.event === 'meter')
       expect(JSON.parse(meter.data)).toEqual({ device: f.id(device), ...report, peer: agent.peerId })
       const d = await (await fetch(`${served.url}/api/v1/devices/${f.id(device)}`, { headers: auth })).json() as { meter: unknown }

@@ -9,9 +9,11 @@
  *   watch   the same, answered once they differ from what the meter knows (or after `waitMs`): a long
  *           poll, so a meter switches on within moments of being funded
  *   submit  signed ops to apply and gossip; the result of each
- *   report  the meter's relay state and warnings, for the node's UI (not an op: nothing is signed)
+ *   report  the meter's relay state and warnings, for the node's UI: signed by the meter's key (not an op:
+ *           nothing of it enters the ledger)
  */
 import * as dagCbor from '@ipld/dag-cbor'
+import { sha256 } from '@noble/hashes/sha2.js'
 import type { Dep, OpId, PublicKey } from './ops.ts'
 
 export const LIGHT_PROTOCOL = '/microgrid/light/1.0.0'
@@ -38,7 +40,8 @@ export type DraftKind = 'mint' | 'burn'
 export interface DraftRequest { t: 'draft', grid: Uint8Array, author: PublicKey, kind: DraftKind }
 export interface FundsRequest { t: 'funds', grid: Uint8Array, device: PublicKey, at: number }
 export interface SubmitRequest { t: 'submit', grid: Uint8Array, ops: Uint8Array[] }
-export interface ReportRequest { t: 'report', grid: Uint8Array, device: PublicKey, report: MeterReport }
+/** A meter's report, signed by its key (`signReport`): nobody else can speak for a device. */
+export interface ReportRequest { t: 'report', grid: Uint8Array, device: PublicKey, report: MeterReport, sig: Uint8Array }
 /**
  * A long poll for a device's funds: the node answers with a `funds` response as soon as the device's
  * `balance` or `burned` differ from `known` (at once when they already do, or when `known` is null),
@@ -103,6 +106,23 @@ export interface MeterReport {
 export interface OkResponse { t: 'ok' }
 export interface ErrorResponse { t: 'error', message: string }
 export type LightResponse = DraftResponse | FundsResponse | SubmitResponse | OkResponse | ErrorResponse
+
+/** Domain of a report's signature: no op id (the hash of a DAG-CBOR map) can equal a report digest. */
+const REPORT_DOMAIN = new TextEncoder().encode('microgrid/light/report/v1\n')
+
+/** What a report's signature covers: its grid, its device and the report, canonically encoded. */
+export function reportDigest (grid: Uint8Array, device: PublicKey, report: MeterReport): Uint8Array {
+  const body = dagCbor.encode({ grid, device, report })
+  const message = new Uint8Array(REPORT_DOMAIN.length + body.length)
+  message.set(REPORT_DOMAIN, 0)
+  message.set(body, REPORT_DOMAIN.length)
+  return sha256(message)
+}
+
+/** A `report` request signed by the meter's own key. */
+export function signReport (signer: { publicKey: PublicKey, sign: (digest: Uint8Array) => Uint8Array }, grid: Uint8Array, report: MeterReport): ReportRequest {
+  return { t: 'report', grid, device: signer.publicKey, report, sig: signer.sign(reportDigest(grid, signer.publicKey, report)) }
+}
 
 export function encodeLight (message: LightRequest | LightResponse): Uint8Array {
   const bytes = dagCbor.encode(message)
@@ -193,8 +213,8 @@ export function decodeLightRequest (data: Uint8Array): LightRequest {
       return { t, grid: bytes(f.grid, 'submit.grid', 32), ops: list(f.ops, 'submit.ops', LIGHT_LIMITS.maxOps).map((o, i) => bytes(o, `submit.ops[${i}]`)) }
     }
     case 'report': {
-      const f = map(raw, 'report', ['t', 'grid', 'device', 'report'])
-      return { t, grid: bytes(f.grid, 'report.grid', 32), device: key(f.device, 'report.device'), report: meterReport(f.report) }
+      const f = map(raw, 'report', ['t', 'grid', 'device', 'report', 'sig'])
+      return { t, grid: bytes(f.grid, 'report.grid', 32), device: key(f.device, 'report.device'), report: meterReport(f.report), sig: bytes(f.sig, 'report.sig', 64) }
     }
     case 'watch': {
       const f = map(raw, 'watch', ['t', 'grid', 'device', 'known', 'waitMs'])

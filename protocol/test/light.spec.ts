@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import * as dagCbor from '@ipld/dag-cbor'
 import {
-  decodeLightRequest, decodeLightResponse, encodeLight, LIGHT_LIMITS, LightProtocolError,
-  type LightRequest, type LightResponse
+  decodeLightRequest, decodeLightResponse, encodeLight, generateKeyPair, keySigner, LIGHT_LIMITS, LightProtocolError, nobleVerifier,
+  reportDigest, signReport, type LightRequest, type LightResponse
 } from '@microgrid/protocol'
 
 const key = (b: number): Uint8Array => Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 2 : b))
@@ -13,7 +13,7 @@ describe('light protocol messages', () => {
     { t: 'draft', grid, author: key(1), kind: 'burn' },
     { t: 'funds', grid, device: key(2), at: 1_767_225_600_000 },
     { t: 'submit', grid, ops: [new Uint8Array([1, 2, 3])] },
-    { t: 'report', grid, device: key(2), report: { at: 5, relay: true, reason: 'window', usableWh: 1200, daysRemaining: 2.5, watts: 60, warnings: [5000], faults: [], queuedWh: 0 } },
+    { t: 'report', grid, device: key(2), report: { at: 5, relay: true, reason: 'window', usableWh: 1200, daysRemaining: 2.5, watts: 60, warnings: [5000], faults: [], queuedWh: 0 }, sig: new Uint8Array(64).fill(3) },
     { t: 'watch', grid, device: key(2), known: { balance: 1200, burned: 300 }, waitMs: 25_000 },
     { t: 'watch', grid, device: key(2), known: null, waitMs: 0 }
   ]
@@ -44,4 +44,17 @@ describe('light protocol messages', () => {
     expect(() => decodeLightRequest(Uint8Array.of(0xff))).toThrow(LightProtocolError)
     expect(() => decodeLightResponse(bad({ t: 'draft', seq: 1 }))).toThrow(LightProtocolError)
   })
+
+  it('signs a report with the meter\'s key over its grid, device and content', () => {
+    const meter = keySigner(generateKeyPair().secretKey)
+    const report = { at: 5, relay: true, reason: 'funded', usableWh: 1200, daysRemaining: null, watts: 60, warnings: [], faults: [], queuedWh: 0 }
+    const signed = signReport(meter, grid, report)
+    const decoded = decodeLightRequest(encodeLight(signed)) as typeof signed
+    expect(nobleVerifier.verify(decoded.sig, reportDigest(decoded.grid, decoded.device, decoded.report), meter.publicKey)).toBe(true)
+    // Another relay state, another grid or another device: the signature no longer holds.
+    expect(nobleVerifier.verify(decoded.sig, reportDigest(grid, meter.publicKey, { ...report, relay: false }), meter.publicKey)).toBe(false)
+    expect(nobleVerifier.verify(decoded.sig, reportDigest(new Uint8Array(32), meter.publicKey, report), meter.publicKey)).toBe(false)
+    expect(() => decodeLightRequest(dagCbor.encode({ t: 'report', grid, device: meter.publicKey, report }))).toThrow(/report\.sig: missing/)
+  })
 })
+
