@@ -45,7 +45,9 @@ describe('the app scheme', () => {
     expect(directives['script-src']).toBe("'self' 'wasm-unsafe-eval'")
     expect(directives['object-src']).toBe("'none'")
     expect(directives['frame-ancestors']).toBe("'none'")
-    expect(CONTENT_SECURITY_POLICY).not.toMatch(/ 'unsafe-eval'|https?:|\*/)
+    // Only images may come from elsewhere, over https (a map's tile source, when one is set).
+    expect(directives['img-src']).toBe("'self' data: blob: https:")
+    expect(CONTENT_SECURITY_POLICY.replace("img-src 'self' data: blob: https:", '')).not.toMatch(/ 'unsafe-eval'|https?:|\*/)
   })
 
   it('knows its origin exactly', () => {

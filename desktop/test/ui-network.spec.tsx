@@ -1,10 +1,11 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it } from 'vitest'
-import { act, cleanup, screen, within } from '@testing-library/react'
+import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
+import { tileSource } from '../renderer/src/data/tiles.ts'
 import { Network, syncProgress } from '../renderer/src/pages/Network.tsx'
 import { NOW, fixtureStatus, renderWithReplica } from './ui-fixture.tsx'
 
-afterEach(() => { cleanup() })
+afterEach(() => { cleanup(); localStorage.clear() })
 
 describe('network page', () => {
   it('shows peers, the state hash, ops decided and pending, in sync', () => {
@@ -41,4 +42,23 @@ describe('network page', () => {
     renderWithReplica(<Network />, { fixture: { status: null } })
     expect(screen.getByText('This app has not heard from its node yet.')).toBeTruthy()
   })
+
+  it('keeps a map tile source the user sets (https, with {z}/{x}/{y}), refuses anything else, and goes back to the plan', () => {
+    renderWithReplica(<Network />, { fixture: { status: fixtureStatus() } })
+    const field = screen.getByLabelText(/Tile address/)
+    fireEvent.change(field, { target: { value: 'http://tiles.example.org/{z}/{x}/{y}.png' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    expect(screen.getByRole('alert').textContent).toBe('The tile address must start with https://.')
+    fireEvent.change(field, { target: { value: 'https://tiles.example.org/map.png' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    expect(screen.getByRole('alert').textContent).toMatch(/must hold \{z\}, \{x\} and \{y\}/)
+    expect(tileSource()).toBeUndefined()
+    fireEvent.change(field, { target: { value: ' https://tiles.example.org/{z}/{x}/{y}.png ' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    expect(tileSource()).toBe('https://tiles.example.org/{z}/{x}/{y}.png')
+    expect(screen.queryByRole('alert')).toBeNull()
+    fireEvent.click(screen.getByRole('button', { name: 'Use the plan only' }))
+    expect(tileSource()).toBeUndefined()
+  })
 })
+

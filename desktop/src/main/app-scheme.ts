@@ -25,11 +25,11 @@ export const APP_SCHEME_PRIVILEGES = Object.freeze({
 /**
  * The UI's Content-Security-Policy: everything from the app's origin only (the node's API included:
  * app-protocol.ts forwards /api/ to it), WebAssembly for the QR decoder, images from data:/blob:
- * (QR codes, PDF previews), no plugins, no <base>, no framing, no form posts.
+ * (QR codes, PDF previews) and https: (the map's tile source, when one is set), no plugins, no <base>, no framing, no form posts.
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
-  "img-src 'self' data: blob:",
+  "img-src 'self' data: blob: https:",
   "style-src 'self' 'unsafe-inline'",
   "connect-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",

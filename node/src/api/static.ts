@@ -14,8 +14,8 @@ import type { UiOptions } from './context.ts'
 
 export type { UiOptions }
 
-/** What the UI may load: its own origin only, WASM compiled from its own files, no frames, no plugins. */
-export const UI_CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; " +
+/** What the UI may load: its own origin only (images also over https: a map's tile source, when one is set), WASM compiled from its own files, no frames, no plugins. */
+export const UI_CSP = "default-src 'self'; img-src 'self' data: blob: https:; style-src 'self' 'unsafe-inline'; connect-src 'self'; " +
   "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 const IMMUTABLE = 'public, max-age=31536000, immutable'

@@ -1,10 +1,11 @@
 // The node on the network: its peers, how far its sync got, its state hash and op counts, and this
 // app's live link to the node.
-import type { ReactNode } from 'react'
+import { useState, type ReactNode } from 'react'
 import { age, clock, shortId } from '../data/format.ts'
 import { useConnection, useStatus } from '../data/hooks.tsx'
 import type { Status } from '../data/types.ts'
 import { useNow } from './parts/hooks.ts'
+import { setTileSource, tileSource } from '../data/tiles.ts'
 import { Empty, PageHeader, Panel } from './parts/ui.tsx'
 
 /** How far the node's ledger got: decided ops over decided plus those waiting (pending or known missing). */
@@ -56,6 +57,9 @@ export function Network (): ReactNode {
             </details>
           )}
         </Panel>
+        <Panel title='Map tiles'>
+          <TileSetting />
+        </Panel>
         <Panel title={`Peers (${status.peers.length})`} wide>
           {status.peers.length === 0
             ? <Empty>No peers connected: this node holds only what it had.</Empty>
@@ -71,3 +75,37 @@ export function Network (): ReactNode {
     </div>
   )
 }
+
+/** The map's tile source: none (the offline plan) or an https URL template this browser keeps. */
+function TileSetting (): ReactNode {
+  const [saved, setSaved] = useState(tileSource() ?? '')
+  const [text, setText] = useState(saved)
+  const [error, setError] = useState<string | null>(null)
+  const save = (value: string | null): void => {
+    try {
+      setTileSource(value)
+      setSaved(value ?? '')
+      setText(value ?? '')
+      setError(null)
+    } catch (err) {
+      setError((err as Error).message)
+    }
+  }
+  return (
+    <form className='form' onSubmit={e => { e.preventDefault(); save(text.trim() === '' ? null : text) }}>
+      <p className='hint'>
+        The map is a plan drawn from the devices' positions and needs no internet. With a tile server you
+        trust, it shows streets too when the server is reachable: {saved === '' ? 'none is set.' : 'this one is set.'}
+      </p>
+      <label>Tile address (https, with {'{z}'}, {'{x}'} and {'{y}'})
+        <input type='url' value={text} placeholder='https://tiles.example.org/{z}/{x}/{y}.png' spellCheck={false} onChange={e => { setText(e.target.value) }} />
+      </label>
+      {error !== null && <p role='alert' className='note note-error'>{error}</p>}
+      <div className='actions'>
+        <button type='submit' className='primary'>Save</button>
+        {saved !== '' && <button type='button' className='secondary' onClick={() => { save(null) }}>Use the plan only</button>}
+      </div>
+    </form>
+  )
+}
+

@@ -5,6 +5,7 @@ import { fundDevice } from '../../data/api.ts'
 import { kwh } from '../../data/format.ts'
 import { useDevices } from '../../data/hooks.tsx'
 import { parseDeviceQr } from '../../data/qr.ts'
+import { tileSource } from '../../data/tiles.ts'
 import type { Signer } from '../../data/types.ts'
 import { errorText, useToasts } from '../../components/Toasts.tsx'
 
@@ -131,7 +132,7 @@ export function FundDevice ({ me, grid, now = Date.now }: { me: Signer, grid: st
         </>
       )}
       <Suspense fallback={<p className='muted'>Loading…</p>}>
-        {picker === 'map' && <DeviceMap devices={devices} selected={deviceId} onSelect={setDeviceId} />}
+        {picker === 'map' && <DeviceMap devices={devices} selected={deviceId} onSelect={setDeviceId} tileUrl={tileSource()} />}
         {picker === 'qr' && <QrScanner onScan={onScan} />}
       </Suspense>
 
