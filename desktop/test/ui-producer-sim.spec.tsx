@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react'
 import { ProducerSimulator, type SimulatedMeter } from '../renderer/src/pages/ProducerSimulator.tsx'
-import { ids, mockApi, renderWithReplica } from './ui-fixture.tsx'
+import { fixtureAccounts, fixtureStatus, ids, mockApi, renderWithReplica } from './ui-fixture.tsx'
 
 const meter = 'mg1q08x7hw376d9f0lpnz3p09m5quu5gmj70akvtq0muu9rdl02cepnxcux5tc'
 let restore = (): void => {}
@@ -60,4 +60,13 @@ describe('producer simulator', () => {
     expect(screen.queryByRole('alert')).toBeNull()
     expect(api.calls.filter(c => c.method === 'POST')).toHaveLength(0)
   })
+
+  it('opens on this node\'s own producer when it holds one, whatever the order of the list', () => {
+    islandNode()
+    const other = { ...fixtureAccounts().find(a => a.id === ids.producer)!, id: 'mg1qqqqfirstproducerbyid', label: 'Another rooftop' }
+    const status = { ...fixtureStatus(), signers: [{ name: 'producer', account: ids.producer, roles: ['producer'] }] }
+    renderWithReplica(<ProducerSimulator />, { fixture: { status, accounts: [other, ...fixtureAccounts()] } })
+    expect((screen.getByLabelText('Producer') as HTMLSelectElement).value).toBe(ids.producer)
+  })
 })
+

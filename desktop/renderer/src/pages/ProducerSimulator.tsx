@@ -4,7 +4,7 @@
 import { useState, type ReactNode } from 'react'
 import { ApiError, apiPost } from '../data/api.ts'
 import { kwh } from '../data/format.ts'
-import { useAccount, useAccounts } from '../data/hooks.tsx'
+import { useAccount, useAccounts, useStatus } from '../data/hooks.tsx'
 import { useApiGet, useNow } from './parts/hooks.ts'
 import { ErrorNote, PageHeader, Panel } from './parts/ui.tsx'
 
@@ -15,8 +15,11 @@ export interface SimulatedMeter { id: string, role: 'generation' | 'consumption'
 
 export function ProducerSimulator (): ReactNode {
   const producers = useAccounts().filter(a => a.role === 'producer')
+  const status = useStatus()
   const [chosen, setChosen] = useState('')
-  const producerId = producers.some(p => p.id === chosen) ? chosen : producers[0]?.id ?? ''
+  // This node's own producer first (a rooftop owner opens the page to see their panel), else the first.
+  const own = producers.find(p => status?.signers.some(s => s.account === p.id) === true)
+  const producerId = producers.some(p => p.id === chosen) ? chosen : own?.id ?? producers[0]?.id ?? ''
   const producer = useAccount(producerId === '' ? null : producerId)
   const now = useNow(1000)
   const details = useApiGet<ProducerDetails>(producerId === '' ? null : `/accounts/${producerId}`)
