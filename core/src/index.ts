@@ -8,7 +8,7 @@ export {
   type RewindPlan
 } from './state.ts'
 export { Chain, OpStatus, type ChainView, type ReadonlyDeviceFunds } from './chain.ts'
-export { CreditBook, DeviceFunds, creditsUpTo, type CreditList, type WindowFunds, type FunderAccount } from './credits.ts'
+export { CreditBook, DeviceFunds, creditSum, creditsUpTo, type CreditList, type WindowFunds, type FunderAccount } from './credits.ts'
 export { check, type CausalView, type Effect, type Registration, type Receipt, type Role } from './contracts/index.ts'
 export { HeldOps, type HeldStatus } from './admission.ts'
 export { receiptPosition, RECEIPT_SPAN } from './receipts.ts'

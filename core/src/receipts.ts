@@ -137,13 +137,7 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
 
   /** Room for `n` receipts in all, and for seqs below `seqs` of each oracle chain (before loading many). */
   reserve (n: number, seqs: ReadonlyMap<number, number>): void {
-    this.#payer = grown(this.#payer, n)
-    this.#payee = grown(this.#payee, n)
-    this.#contract = grown(this.#contract, n)
-    this.#amount = grown(this.#amount, n)
-    this.#price = grown(this.#price, n)
-    this.#position = grown(this.#position, n)
-    this.#nextSame = grown(this.#nextSame, n)
+    this.#growColumns(n)
     let size = this.#byId.length
     while (size < 2 * n) size *= 2
     if (size > this.#byId.length) this.#rehash(size)
@@ -154,20 +148,22 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
     }
   }
 
+  /** Room for `n` receipts in every column. */
+  #growColumns (n: number): void {
+    this.#payer = grown(this.#payer, n)
+    this.#payee = grown(this.#payee, n)
+    this.#contract = grown(this.#contract, n)
+    this.#amount = grown(this.#amount, n)
+    this.#price = grown(this.#price, n)
+    this.#position = grown(this.#position, n)
+    this.#nextSame = grown(this.#nextSame, n)
+  }
+
   /** Adds (or replaces) the receipt at `position`, given its fields (`contract` as an index of the sale contracts). */
   add (position: number, payer: number, payee: number, contract: number, amount: number, price: number | null, paymentId: string): void {
     if (this.#slotOf(position) >= 0) this.delete(position)
     const slot = this.#free.length > 0 ? this.#free.pop() as number : this.#slots++
-    if (slot >= this.#payer.length) {
-      const n = slot + 1
-      this.#payer = grown(this.#payer, n)
-      this.#payee = grown(this.#payee, n)
-      this.#contract = grown(this.#contract, n)
-      this.#amount = grown(this.#amount, n)
-      this.#price = grown(this.#price, n)
-      this.#position = grown(this.#position, n)
-      this.#nextSame = grown(this.#nextSame, n)
-    }
+    if (slot >= this.#payer.length) this.#growColumns(slot + 1)
     this.#payer[slot] = payer
     this.#payee[slot] = payee
     this.#contract[slot] = contract

@@ -11,7 +11,7 @@ import {
   type BodyOf, type OpKind, type OpSigner, type PublicKey, type SignedOp, type UnsignedOp, type UnsignedOpOf
 } from '@microgrid/protocol'
 import {
-  check, draftOp, receiptPosition, RuleViolation,
+  check, creditSum, creditsUpTo, draftOp, receiptPosition, RuleViolation,
   type CausalView, type ChainView, type IngestResult, type LedgerState, type RejectCode
 } from '@microgrid/core'
 import { canSign, inTurn } from '../settlement.ts'
@@ -37,7 +37,8 @@ export function wouldReject (state: LedgerState, op: UnsignedOp): RuleViolation 
     if (seq <= before) continue
     if (dep.tsAt !== null) witnessed = Math.max(witnessed, dep.tsAt[seq] ?? 0)
     const list = dep.credits.get(chain.idx)
-    if (list !== undefined) declared += creditsBetween(list.entries, before, seq)
+    // The credits in (before, seq] of its list: what the op's dep on this chain declares.
+    if (list !== undefined) declared += creditSum(list.entries, creditsUpTo(list.entries, before), creditsUpTo(list.entries, seq))
     frontier.set(dep.idx, seq)
   }
   // The author as of the op: its chain with the op's deps declared.
@@ -69,21 +70,6 @@ export function wouldReject (state: LedgerState, op: UnsignedOp): RuleViolation 
   }
   const verdict = check({ ...op, sig: new Uint8Array(64) } as SignedOp, view)
   return verdict instanceof RuleViolation ? verdict : null
-}
-
-/** Credits in (before, upto] of a credit list (seq, running total pairs). */
-function creditsBetween (entries: ArrayLike<number>, before: number, upto: number): number {
-  const total = (seq: number): number => {
-    let lo = 0
-    let hi = entries.length / 2
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((entries[2 * mid] as number) <= seq) lo = mid + 1
-      else hi = mid
-    }
-    return lo === 0 ? 0 : entries[2 * lo - 1] as number
-  }
-  return total(upto) - total(before)
 }
 
 /** A key the state has never seen, as the rules would see it: empty, registered as nothing. */
