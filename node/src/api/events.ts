@@ -30,9 +30,16 @@ export class EventHub {
     return this.#clients.size
   }
 
+  /** Broadcasts `data` as JSON. */
   publish (event: string, data: unknown): void {
     if (this.#clients.size === 0) return
-    const e: HubEvent = { id: ++this.#seq, event, data: JSON.stringify(data) }
+    this.publishText(event, JSON.stringify(data))
+  }
+
+  /** Broadcasts text that is already the event's data (one line). */
+  publishText (event: string, text: string): void {
+    if (this.#clients.size === 0) return
+    const e: HubEvent = { id: ++this.#seq, event, data: text }
     for (const c of this.#clients) {
       if (c.queue.length >= this.#maxQueue) c.close()
       else c.push(e)

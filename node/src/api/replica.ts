@@ -107,7 +107,7 @@ export class Replica {
     this.#statusMs = options.statusMs ?? 2_000
     this.#hub = new EventHub(options.maxQueue ?? 2_000)
     for (const name of ['status', 'accounts', 'devices', 'prices', 'receipts', 'forks'] as const) this.#cache.set(name, new Map())
-    this.doc.on('update', (update: Uint8Array) => { this.#hub.publish('update', Buffer.from(update).toString('base64')) })
+    this.doc.on('update', (update: Uint8Array) => { this.#hub.publishText('update', Buffer.from(update).toString('base64')) })
     this.#rewinds = ctx.node.ledger.rewinds
     this.#forkCount = ctx.node.ledger.state.equivocations.length
     this.doc.transact(() => { this.#computeAll() })

@@ -1,7 +1,8 @@
 /** `GET /events`: Server-Sent Events of applied ops, balance changes and meter reports. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
-import { streamSSE } from 'hono/streaming'
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
 import type { ApiContext } from '../context.ts'
+import type { HubClient, HubEvent } from '../events.ts'
 import { errors } from '../schemas.ts'
 
 const route = createRoute({
@@ -16,25 +17,33 @@ const route = createRoute({
   }
 })
 
+/**
+ * Sends a hub client's events down an SSE stream until either ends: `write` for each event, a
+ * `: keep-alive` comment after `keepAliveMs` without one. Closes the client at the end.
+ */
+export async function pumpEvents (stream: SSEStreamingApi, client: HubClient, keepAliveMs: number, write: (e: HubEvent) => Promise<void>): Promise<void> {
+  try {
+    for (;;) {
+      const batch = await client.next(keepAliveMs)
+      if (batch === null || stream.aborted || stream.closed) break
+      if (batch.length === 0) {
+        await stream.write(': keep-alive\n\n')
+        continue
+      }
+      for (const e of batch) await write(e)
+    }
+  } finally {
+    client.close()
+  }
+}
+
 export function eventRoutes (ctx: ApiContext, app: OpenAPIHono): void {
   app.openapi(route, c => {
     const client = ctx.events.subscribe()
     return streamSSE(c, async stream => {
       stream.onAbort(() => client.close())
-      try {
-        await stream.writeSSE({ event: 'ready', data: JSON.stringify({ stateHash: ctx.node.stateHash(), decided: ctx.node.ledger.state.decidedCount }), retry: 2_000 })
-        for (;;) {
-          const batch = await client.next(ctx.keepAliveMs)
-          if (batch === null || stream.aborted || stream.closed) break
-          if (batch.length === 0) {
-            await stream.write(': keep-alive\n\n')
-            continue
-          }
-          for (const e of batch) await stream.writeSSE({ event: e.event, data: e.data, id: String(e.id) })
-        }
-      } finally {
-        client.close()
-      }
+      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ stateHash: ctx.node.stateHash(), decided: ctx.node.ledger.state.decidedCount }), retry: 2_000 })
+      await pumpEvents(stream, client, ctx.keepAliveMs, async e => { await stream.writeSSE({ event: e.event, data: e.data, id: String(e.id) }) })
     }, async () => { client.close() })
   })
 }

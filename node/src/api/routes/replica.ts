@@ -5,6 +5,7 @@ import * as Y from 'yjs'
 import type { ApiContext } from '../context.ts'
 import type { Replica } from '../replica.ts'
 import { errors } from '../schemas.ts'
+import { pumpEvents } from './events.ts'
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
@@ -51,21 +52,9 @@ export function replicaRoutes (ctx: ApiContext, replica: Replica, app: OpenAPIHo
     const first = replica.updateFor(epoch === replica.epoch ? stateVector : undefined)
     return streamSSE(c, async stream => {
       stream.onAbort(() => client.close())
-      try {
-        await stream.writeSSE({ event: 'hello', data: JSON.stringify({ epoch: replica.epoch }), retry: 2_000 })
-        await stream.writeSSE({ event: 'update', data: Buffer.from(first).toString('base64') })
-        for (;;) {
-          const batch = await client.next(ctx.keepAliveMs)
-          if (batch === null || stream.aborted || stream.closed) break
-          if (batch.length === 0) {
-            await stream.write(': keep-alive\n\n')
-            continue
-          }
-          for (const e of batch) await stream.writeSSE({ event: 'update', data: JSON.parse(e.data) as string })
-        }
-      } finally {
-        client.close()
-      }
+      await stream.writeSSE({ event: 'hello', data: JSON.stringify({ epoch: replica.epoch }), retry: 2_000 })
+      await stream.writeSSE({ event: 'update', data: Buffer.from(first).toString('base64') })
+      await pumpEvents(stream, client, ctx.keepAliveMs, async e => { await stream.writeSSE({ event: 'update', data: e.data }) })
     }, async () => { client.close() })
   })
 }
