@@ -1,7 +1,8 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it } from 'vitest'
 import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react'
-import { ProducerSimulator, type SimulatedMeter } from '../renderer/src/pages/ProducerSimulator.tsx'
+import { ProducerSimulator } from '../renderer/src/pages/ProducerSimulator.tsx'
+import type { SimulatedMeter } from '../renderer/src/data/api.ts'
 import { fixtureAccounts, fixtureStatus, ids, mockApi, renderWithReplica } from './ui-fixture.tsx'
 
 const meter = 'mg1q08x7hw376d9f0lpnz3p09m5quu5gmj70akvtq0muu9rdl02cepnxcux5tc'

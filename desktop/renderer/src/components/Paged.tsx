@@ -4,15 +4,19 @@ import { useState, type ReactNode } from 'react'
 
 export const PAGE_STEP = 50
 
-/** The items to show and, when some are hidden, a line saying so with a "Show more" button. */
-export function usePaged<T> (items: readonly T[], step = PAGE_STEP, noun = 'rows'): { shown: readonly T[], more: ReactNode } {
-  const [count, setCount] = useState(step)
+/**
+ * The items to show and, when some are hidden, a line saying so with a "Show more" button. A new
+ * `from` (a search's text, say) starts again at the first page.
+ */
+export function usePaged<T> (items: readonly T[], step = PAGE_STEP, noun = 'rows', from: unknown = null): { shown: readonly T[], more: ReactNode } {
+  const [page, setPage] = useState({ count: step, from })
+  const count = Object.is(page.from, from) ? page.count : step
   const shown = items.length > count ? items.slice(0, count) : items
   const more = items.length > count
     ? (
       <p className='row'>
         <span className='muted'>{count.toLocaleString('en-US')} of {items.length.toLocaleString('en-US')} {noun} shown.</span>
-        <button type='button' className='secondary' onClick={() => { setCount(c => c + step * 4) }}>Show more</button>
+        <button type='button' className='secondary' onClick={() => { setPage({ count: count + step * 4, from }) }}>Show more</button>
       </p>
       )
     : null

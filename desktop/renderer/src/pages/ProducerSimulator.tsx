@@ -2,7 +2,7 @@
 // simulated panel (POST /simulator/switch), its meter counts the kWh produced and mints them on the
 // ledger for the panel's producer, as a real generation meter does.
 import { useState, type ReactNode } from 'react'
-import { ApiError, apiPost } from '../data/api.ts'
+import { ApiError, switchSimulated, type SimulatedMeter } from '../data/api.ts'
 import { kwh } from '../data/format.ts'
 import { useAccount, useAccounts, useStatus } from '../data/hooks.tsx'
 import { useApiGet, useNow } from './parts/hooks.ts'
@@ -10,8 +10,6 @@ import { ErrorNote, PageHeader, Panel } from './parts/ui.tsx'
 
 interface ProducerDetails { registration: { capacityW?: number, meter?: string } | null }
 interface MeterDetails { meter: { mintedWh: number } | null }
-/** A simulated meter as GET /simulator lists it. */
-export interface SimulatedMeter { id: string, role: 'generation' | 'consumption', label: string | null, on: boolean, powerW: number, relay: boolean | null, meteredWh: number }
 
 export function ProducerSimulator (): ReactNode {
   const producers = useAccounts().filter(a => a.role === 'producer')
@@ -41,7 +39,7 @@ export function ProducerSimulator (): ReactNode {
     setError(null)
     setBusy(true)
     try {
-      setSwitched(await apiPost<SimulatedMeter>('/simulator/switch', { meter: meterId, on: !sunny }))
+      setSwitched(await switchSimulated({ meter: meterId, on: !sunny }))
     } catch (err) {
       setError(err)
     } finally {

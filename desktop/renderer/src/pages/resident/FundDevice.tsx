@@ -8,6 +8,7 @@ import { parseDeviceQr } from '../../data/qr.ts'
 import { tileSource } from '../../data/tiles.ts'
 import type { Signer } from '../../data/types.ts'
 import { errorText, useToasts } from '../../components/Toasts.tsx'
+import { usePaged } from '../../components/Paged.tsx'
 
 // The map (Leaflet) and the scanner (ZXing) load when first opened, not with the page.
 const DeviceMap = lazy(async () => ({ default: (await import('../../components/DeviceMap.tsx')).DeviceMap }))
@@ -44,7 +45,6 @@ export function FundDevice ({ me, grid, now = Date.now }: { me: Signer, grid: st
   const [error, setError] = useState<string | null>(null)
   const { notify } = useToasts()
   const [search, setSearch] = useState('')
-  const [shown, setShown] = useState(LIST_PAGE)
   const device = devices.find(d => d.id === deviceId) ?? null
   // Devices this resident funds come first; then the rest by name. Search matches the name or kind.
   const listed = useMemo(() => {
@@ -53,6 +53,7 @@ export function FundDevice ({ me, grid, now = Date.now }: { me: Signer, grid: st
     const match = q === '' ? devices : devices.filter(d => d.label.toLowerCase().includes(q) || d.category.replace('-', ' ').includes(q))
     return [...match.filter(mine), ...match.filter(d => !mine(d))]
   }, [devices, search, me.account])
+  const paged = usePaged(listed, LIST_PAGE, 'devices', search)
   const wh = parseKwh(amount)
 
   const onScan = useCallback((text: string) => {
@@ -103,12 +104,12 @@ export function FundDevice ({ me, grid, now = Date.now }: { me: Signer, grid: st
         <>
           <label className='search'>
             Find a device
-            <input type='search' value={search} placeholder='Name or kind, e.g. street light' onChange={e => { setSearch(e.target.value); setShown(LIST_PAGE) }} />
+            <input type='search' value={search} placeholder='Name or kind, e.g. street light' onChange={e => { setSearch(e.target.value) }} />
           </label>
           <table aria-label='Devices'>
             <thead><tr><th>Device</th><th>Kind</th><th className='num'>Usable now</th><th /></tr></thead>
             <tbody>
-              {listed.slice(0, shown).map(d => (
+              {paged.shown.map(d => (
                 <tr key={d.id} className={d.id === deviceId ? 'selected' : undefined}>
                   <td>{d.label}</td>
                   <td>{d.category.replace('-', ' ')}</td>
@@ -123,12 +124,7 @@ export function FundDevice ({ me, grid, now = Date.now }: { me: Signer, grid: st
             </tbody>
           </table>
           {listed.length === 0 && <p className='muted'>No device matches “{search.trim()}”.</p>}
-          {listed.length > shown && (
-            <p className='row'>
-              <span className='muted'>{shown} of {listed.length} devices shown.</span>
-              <button type='button' className='secondary' onClick={() => { setShown(n => n + LIST_PAGE * 4) }}>Show more</button>
-            </p>
-          )}
+          {paged.more}
         </>
       )}
       <Suspense fallback={<p className='muted'>Loading…</p>}>
