@@ -307,3 +307,17 @@ export function table (rows: string[][]): string[] {
   for (const r of rows) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, [...c].length) })
   return rows.map(r => r.map((c, i) => i === r.length - 1 ? c : c + ' '.repeat((widths[i] as number) - [...c].length)).join('  ').trimEnd())
 }
+
+/** Dials each peer (an invite or a multiaddr) in turn: the peer ids reached, and why the others failed. */
+export async function dialPeers (node: { connect: (peer: string) => Promise<string> }, peers: readonly string[]): Promise<{ connected: string[], failed: Array<{ peer: string, error: string }> }> {
+  const connected: string[] = []
+  const failed: Array<{ peer: string, error: string }> = []
+  for (const peer of peers) {
+    try {
+      connected.push(await node.connect(peer))
+    } catch (err) {
+      failed.push({ peer, error: (err as Error).message })
+    }
+  }
+  return { connected, failed }
+}

@@ -14,7 +14,7 @@ import { KeyRing } from '../keys.ts'
 import { LIGHT_SCRYPT, STANDARD_SCRYPT } from '../keystore.ts'
 import { MicrogridNode } from '../node.ts'
 import { SqliteStorage } from '../sqlite-storage.ts'
-import { CliError, UsageError, flag, list, optional, required, type Context, type Running } from './common.ts'
+import { CliError, UsageError, dialPeers, flag, list, optional, required, type Context, type Running } from './common.ts'
 import { passphrase, passphraseError, paths, readRun } from './datadir.ts'
 
 async function exists (path: string): Promise<boolean> {
@@ -42,15 +42,7 @@ export async function nodeCommand (ctx: Context): Promise<Running> {
     relay: flag(ctx, 'relay'),
     webrtc: flag(ctx, 'webrtc')
   })
-  const connected: string[] = []
-  const failed: Array<{ peer: string, error: string }> = []
-  for (const peer of list(ctx, 'peer')) {
-    try {
-      connected.push(await node.connect(peer))
-    } catch (err) {
-      failed.push({ peer, error: (err as Error).message })
-    }
-  }
+  const { connected, failed } = await dialPeers(node, list(ctx, 'peer'))
   ctx.result({
     grid: gridIdText(node.ledger.gridId), peerId: node.peerId, addresses: node.multiaddrs.map(String), invite: node.invite(),
     ops: node.ledger.state.decidedCount, stateHash: node.stateHash(), connected, failed

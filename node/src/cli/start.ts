@@ -13,7 +13,7 @@ import { parseInvite } from '../invite.ts'
 import { MicrogridNode } from '../node.ts'
 import { paymentGateway, type PaymentGateway } from '../payments.ts'
 import { settlementService, type SettlementService } from '../settlement.ts'
-import { CliError, UsageError, checkMultiaddr, flag, list, optional, type Context, type Running } from './common.ts'
+import { CliError, UsageError, checkMultiaddr, dialPeers, flag, list, optional, type Context, type Running } from './common.ts'
 import { passphrase, paths, readConfig, readRun, removeRun, requireGenesis, unlockKeys, writeRun, type KeyConfig } from './datadir.ts'
 import { syncProgress, type SyncProgress } from './progress.ts'
 
@@ -156,15 +156,7 @@ export async function start (ctx: Context): Promise<Running> {
     }
     node.on('peer:bad', ({ peer, reason, banned }) => note(`${banned ? 'banned   ' : 'bad peer '} ${peer}: ${reason}`))
 
-    const connected: string[] = []
-    const failed: Array<{ peer: string, error: string }> = []
-    for (const peer of list(ctx, 'peer')) {
-      try {
-        connected.push(await node.connect(peer))
-      } catch (err) {
-        failed.push({ peer, error: (err as Error).message })
-      }
-    }
+    const { connected, failed } = await dialPeers(node, list(ctx, 'peer'))
 
     const invite = node.invite()
     const keys = config.keys.map(k => ({ name: k.name, role: k.role, account: k.account }))
