@@ -20,6 +20,7 @@ import { encode } from 'uqr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { accountId, type OpSigner } from '@microgrid/protocol'
 import { IslandDemo } from '../src/island.ts'
+import { until } from '../../node/test/cli-process.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHOTS = join(ROOT, 'test-results', 'screenshots')
@@ -53,16 +54,6 @@ function qrVideo (text: string): Uint8Array {
     out.set(chroma, at); at += chroma.length
   }
   return out
-}
-
-async function until<T> (what: string, get: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await get()
-    if (ok(v)) return v
-    if (Date.now() > end) throw new Error(`${what}: still ${JSON.stringify(v).slice(0, 300)} after ${ms} ms`)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
 }
 
 /** A datetime-local value (the browser's time zone is the test's: TZ is passed to Chromium). */
@@ -133,7 +124,7 @@ const balance = async (base: string, name: string): Promise<number> => (await ap
 describe('the seed story in a browser', () => {
   it('pays a producer wholesale in the payment simulator: the receipt appears and the producer\'s node settles it', async () => {
     const d = demo as IslandDemo
-    await until('producer 1 to hold minted units', async () => await balance(d.urls.utility, 'producer-1'), wh => wh >= 700)
+    await until('producer 1 to hold minted units', async () => await balance(d.urls.utility, 'producer-1'), wh => wh >= 700, 60_000)
     await open(d.urls.utility, 'payment-sim')
     await page.getByLabel('Kind of sale').selectOption('wholesale-seller')
     await page.getByLabel('Who pays').selectOption(id('utility'))

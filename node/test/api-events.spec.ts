@@ -6,6 +6,7 @@ import { decodeLightResponse, encodeLight, LIGHT_PROTOCOL, signReport } from '@m
 import { MicrogridNode } from '../src/node.ts'
 import { serveApi, type ServedApi } from '../src/api/index.ts'
 import { auth, startFixture, TOKEN, type Fixture } from './api-fixture.ts'
+import { parser, type SseEvent } from './sse.ts'
 
 let f: Fixture
 let served: ServedApi
@@ -17,35 +18,6 @@ afterAll(async () => {
   await served?.close()
   await f?.stop()
 })
-
-interface SseEvent { event: string, data: string, id?: string }
-
-/** Reads SSE frames from a text stream until `done` says so. */
-function parser (): { push: (chunk: string) => SseEvent[], comments: string[] } {
-  let buffer = ''
-  const comments: string[] = []
-  return {
-    comments,
-    push: chunk => {
-      buffer += chunk
-      const out: SseEvent[] = []
-      let end: number
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const frame = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const e: SseEvent = { event: 'message', data: '' }
-        for (const line of frame.split('\n')) {
-          if (line.startsWith(':')) comments.push(line)
-          else if (line.startsWith('event: ')) e.event = line.slice(7)
-          else if (line.startsWith('data: ')) e.data += line.slice(6)
-          else if (line.startsWith('id: ')) e.id = line.slice(4)
-        }
-        if (e.data !== '') out.push(e)
-      }
-      return out
-    }
-  }
-}
 
 describe('GET /events', () => {
   it('streams an op event and the balances it changed (in-process)', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { closeApi, createApi, replicaOf, RECENT_OPS } from '../src/api/index.ts'
 import { auth, json, startFixture, TOKEN, type Fixture } from './api-fixture.ts'
+import { parser, type SseEvent } from './sse.ts'
 
 let f: Fixture
 beforeAll(async () => {
@@ -13,7 +14,6 @@ afterAll(async () => {
   await f?.stop()
 })
 
-interface SseEvent { event: string, data: string }
 
 /** A replica stream: its events as they come, and the keep-alive comments. */
 interface Stream {
@@ -24,12 +24,11 @@ interface Stream {
 
 function reading (res: Response): Stream {
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-  let buffer = ''
+  const frames = parser()
   const queue: SseEvent[] = []
-  const comments: string[] = []
   let ended = false
   return {
-    comments,
+    comments: frames.comments,
     next: async (timeoutMs = 5_000) => {
       const deadline = Date.now() + timeoutMs
       while (queue.length === 0 && !ended) {
@@ -38,19 +37,7 @@ function reading (res: Response): Stream {
         const r = await Promise.race([reader.read(), new Promise<'late'>(resolve => setTimeout(() => resolve('late'), left))])
         if (r === 'late') throw new Error('no event in time')
         if (r.done) { ended = true; break }
-        buffer += r.value
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const frame = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const e: SseEvent = { event: 'message', data: '' }
-          for (const line of frame.split('\n')) {
-            if (line.startsWith(':')) comments.push(line)
-            else if (line.startsWith('event: ')) e.event = line.slice(7)
-            else if (line.startsWith('data: ')) e.data += line.slice(6)
-          }
-          if (e.data !== '') queue.push(e)
-        }
+        queue.push(...frames.push(r.value))
       }
       return queue.shift() ?? null
     },
