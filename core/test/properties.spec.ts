@@ -11,7 +11,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import {
-  bytesEqual, compareBytes, CONTRACTS, decodeOp, encodeSignedOp, keySigner, nobleVerifier, opId, signOp,
+  bytesEqual, compareBytes, CONTRACTS, decodeOp, encodeSignedOp, fromHex, keySigner, nobleVerifier, opId, signOp,
   SignatureError, toHex,
   type BodyOf, type DecodedOp, type Dep, type OpId, type OpKind, type OpSigner, type PublicKey, type SignatureVerifier,
   type SignedOp, type TransferContract, type UnsignedOp
@@ -299,6 +299,25 @@ function nonZeroBalances (state: LedgerState): Array<[string, number]> {
   return state.chains.filter(c => c.balance !== 0).map((c): [string, number] => [c.hex, c.balance]).sort((a, b) => a[0] < b[0] ? -1 : 1)
 }
 
+interface WindowSnapshot { funder: number, from: number, until: number, remaining: number }
+
+/** The open funding windows of every device chain, copied. */
+function openWindows (state: LedgerState): Map<string, WindowSnapshot[]> {
+  const out = new Map<string, WindowSnapshot[]>()
+  for (const c of state.chains) {
+    const ws = state.windowsOf(fromHex(c.hex))
+    if (ws.length > 0) out.set(c.hex, ws.map(w => ({ ...w })))
+  }
+  return out
+}
+
+/** Windows open before a step that are no longer open after it (closed, their leftover returned). */
+function closedWindows (before: readonly WindowSnapshot[] | undefined, state: LedgerState, hex: string): WindowSnapshot[] {
+  if (before === undefined) return []
+  const now = state.windowsOf(fromHex(hex))
+  return before.filter(w => !now.some(n => n.funder === w.funder && n.from === w.from && n.until === w.until))
+}
+
 type Decided = { op: SignedOp, id: OpId, status: 'accepted' | 'rejected' }
 
 const debitOf = (op: SignedOp): number => op.kind === 'transfer' || op.kind === 'burn' ? op.body.wh : 0
@@ -318,6 +337,8 @@ class Watcher {
   /** Also check that consumer devices (keys a registrar registered as such) only lose value by their own burns. */
   readonly devices: boolean
   #before: Map<string, number>
+  /** Open funding windows of every device before the current step: what a window's close may give back. */
+  #windowsBefore: Map<string, WindowSnapshot[]>
   #group: Decided[] = []
   #current: DecodedOp | undefined
   #rewinding = false
@@ -330,6 +351,7 @@ class Watcher {
     this.state = state
     this.devices = devices
     this.#before = balances(state)
+    this.#windowsBefore = openWindows(state)
     state.onDecided(r => {
       if (!this.#rewinding) this.#takeCurrent(true)
       const id = toHex(r.id)
@@ -396,10 +418,15 @@ class Watcher {
       const b0 = this.#before.get(hex) ?? 0
       if (b1 >= b0 || rewound) continue
       const own = group.filter(g => g.status === 'accepted' && toHex(g.op.author) === hex && debitOf(g.op) > 0)
-      const outflow = own.reduce((s, g) => s + debitOf(g.op), 0)
-      if (b0 - b1 > outflow) throw new Error(`balance of ${hex.slice(0, 10)} fell ${b0} -> ${b1}, but its own accepted debits in this step total ${outflow}: ${what()}`)
-      if (this.devices && this.#isDevice(hex) && !own.some(g => g.op.kind === 'burn')) {
-        throw new Error(`consumer device ${hex.slice(0, 10)} lost ${b0 - b1} Wh without burning: ${what()}`)
+      const debits = own.reduce((s, g) => s + debitOf(g.op), 0)
+      // A device's op dated at or after a window's end gives what is left of the window back to its
+      // funder: at most what the window held before this step.
+      const returned = closedWindows(this.#windowsBefore.get(hex), this.state, hex).reduce((s, w) => s + w.remaining, 0)
+      if (b0 - b1 > debits + returned) {
+        throw new Error(`balance of ${hex.slice(0, 10)} fell ${b0} -> ${b1}, but its own accepted debits in this step total ${debits} and its closed windows held ${returned}: ${what()}`)
+      }
+      if (this.devices && this.#isDevice(hex) && !own.some(g => g.op.kind === 'burn') && b0 - b1 > returned) {
+        throw new Error(`consumer device ${hex.slice(0, 10)} lost ${b0 - b1} Wh without burning (its closed windows held ${returned}): ${what()}`)
       }
     }
     if (this.devices) {
@@ -410,6 +437,7 @@ class Watcher {
       }
     }
     this.#before = after
+    this.#windowsBefore = openWindows(this.state)
     this.#group = []
   }
 }
@@ -754,10 +782,13 @@ describe('ledger properties', () => {
           const d = deviceAt(t.device)
           const body = transferBody(h, a.state, t.contract, target(t.to), percentOf(a.state.balance(d.publicKey), t.percent), t.receipt)
           const before = a.state.balance(d.publicKey)
+          const windows = openWindows(a.state).get(toHex(d.publicKey))
           const { result } = a.emit(d, 'transfer', body, tamperDeps(h, a.state, t.deps))
           // Whatever its deps cite: the key is a device.
           expect(result.status === 'rejected' && result.code, `device transfer (${t.contract}, deps ${t.deps.mode})`).toBe(bytesEqual(body.to, d.publicKey) ? 'self-transfer' : 'consumer-burn-only')
-          expect(a.state.balance(d.publicKey)).toBe(before)
+          // The rejected op still dates the device's chain: windows that ended before it give their leftover back.
+          const returned = closedWindows(windows, a.state, toHex(d.publicKey)).reduce((sum, w) => sum + w.remaining, 0)
+          expect(a.state.balance(d.publicKey)).toBe(before - returned)
         } else {
           // The key buys energy from the utility (a retail sale), transfers like any account, then is registered.
           const key = h.island.signer(`early-key-${early++}`)
