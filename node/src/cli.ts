@@ -162,11 +162,15 @@ export function reportError (err: unknown, args: string[], write: (line: string)
   return code
 }
 
-/** Whether this file is the program node runs (directly, or through the `microgrid` bin link). */
+/**
+ * Whether this file is the program node runs: directly, through the `microgrid` bin link, or as the
+ * one-file build (`dist/microgrid.mjs`). A bundle of some other program that includes this module
+ * (the desktop app, a benchmark) has its own name, and does not run the CLI.
+ */
 function invoked (): boolean {
-  if (import.meta.main === true) return true
   try {
-    return realpathSync(process.argv[1] ?? '') === fileURLToPath(import.meta.url)
+    const program = realpathSync(process.argv[1] ?? '')
+    return (import.meta.main === true || program === fileURLToPath(import.meta.url)) && /(?:cli\.ts|microgrid\.mjs)$/.test(program)
   } catch {
     return false
   }
