@@ -2,7 +2,7 @@ export { MicrogridNode, gridTopic, type MicrogridNodeInit, type NodeEvents } fro
 export { loadOrCreatePeerKey } from './identity.ts'
 export { SYNC_PROTOCOL, SYNC_LIMITS, SyncProtocolError, type PullRequest, type ServerMessage } from './sync-messages.ts'
 export { inviteUri, parseInvite, InviteError, type Invite } from './invite.ts'
-export { SqliteStorage, SqliteStorageClosedError, type SqliteStorageOptions } from './sqlite-storage.ts'
+export { SqliteStorage, SqliteStorageClosedError, SQLITE_STORAGE_VERSION, type SqliteStorageOptions } from './sqlite-storage.ts'
 export { main as runCli, UsageError } from './cli.ts'
 export { beaconService, BeaconSignerError, type BeaconService, type BeaconInit } from './beacons.ts'
 export { settlementService, inTurn, signInTurn, canSign, type SettlementService, type SettlementInit, type UnsettledReceipt, type UnsettledReason, type SaleAttempt } from './settlement.ts'

@@ -9,7 +9,7 @@ import { DatabaseSync } from 'node:sqlite'
 import fc from 'fast-check'
 import { compareKeys, hasPrefix, type StorageKey } from '@microgrid/core'
 import { runStorageAdapterTests } from '@microgrid/core/testing'
-import { SqliteStorage, SqliteStorageClosedError, SQLITE_STORAGE_SQL, encodeKey, decodeKey } from '../src/sqlite-storage.ts'
+import { PART_BYTES, SqliteStorage, SqliteStorageClosedError, SQLITE_STORAGE_SCHEMA, SQLITE_STORAGE_SQL, encodeKey, decodeKey } from '../src/sqlite-storage.ts'
 import { BATCH_SIZE, batchKey, batchValue } from './fixtures/sqlite-batches.ts'
 
 const WRITER = fileURLToPath(new URL('./fixtures/sqlite-writer.ts', import.meta.url))
@@ -241,12 +241,17 @@ describe('SqliteStorage', () => {
     it('range statements search the primary key; none of them scans the table', () => {
       const db = new DatabaseSync(':memory:')
       try {
-        db.exec('CREATE TABLE entries (key BLOB NOT NULL PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID')
+        for (const statement of SQLITE_STORAGE_SCHEMA) db.exec(statement)
         const plan = (sql: string): string => db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...Array.from({ length: (sql.match(/\?\d/g) ?? []).length }, () => bytes(1)))
           .map(r => String(r['detail'])).join('; ')
         for (const name of ['get', 'range', 'removeRange', 'countRange', 'remove'] as const) {
           const detail = plan(SQLITE_STORAGE_SQL[name])
           expect(detail, name).toMatch(/SEARCH .*PRIMARY KEY \(key/)
+          expect(detail, name).not.toMatch(/SCAN|TEMP B-TREE/)
+        }
+        for (const name of ['partsSize', 'partsOf', 'removeParts', 'removePartsRange'] as const) {
+          const detail = plan(SQLITE_STORAGE_SQL[name])
+          expect(detail, name).toMatch(/SEARCH .*(?:PRIMARY KEY|INDEX sqlite_autoindex_parts_1) \(key/)
           expect(detail, name).not.toMatch(/SCAN|TEMP B-TREE/)
         }
         // The whole store in key order comes straight from the b-tree, with no sort step.
@@ -269,6 +274,79 @@ describe('SqliteStorage', () => {
       expect(await store.count(['a', 'b'])).toBe(2)
       expect(await store.count(['a', 'c'])).toBe(0)
       await expect(store.count(['a', ''])).rejects.toThrow()
+    })
+  })
+
+  describe('large values', () => {
+    const large = (size: number, seed: number): Uint8Array => {
+      const out = new Uint8Array(size)
+      for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) & 0xff
+      return out
+    }
+    /** Byte equality without a deep-equality walk over megabytes. */
+    const same = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== undefined && Buffer.compare(a, b) === 0
+
+    it('a value over PART_BYTES is stored in parts and read back whole, by load and by loadRange, also after reopening', async () => {
+      const store = openStore()
+      const big = large(2 * PART_BYTES + 12_345, 1)
+      await store.saveBatch([{ key: ['snapshot'], data: big }, { key: ['snapshot', 'x'], data: bytes(7) }, { key: ['small'], data: bytes(1, 2) }])
+      const db = new DatabaseSync(path, { readOnly: true })
+      try {
+        expect(db.prepare('SELECT count(*) AS n FROM parts').get()?.['n']).toBe(3)
+      } finally {
+        db.close()
+      }
+      expect(same(await store.load(['snapshot']), big)).toBe(true)
+      const range = await store.loadRange(['snapshot'])
+      expect(keysOf(range)).toEqual([['snapshot'], ['snapshot', 'x']])
+      expect(same(range[0]?.data, big)).toBe(true)
+      await store.close()
+      expect(same(await openStore().load(['snapshot']), big)).toBe(true)
+    })
+
+    it('overwritten by a small value, by a value in fewer parts, removed: each read gives what was written last', async () => {
+      const store = openStore()
+      await store.save(['s'], large(3 * PART_BYTES, 2))
+      await store.save(['s'], bytes(9))
+      expect(await store.load(['s'])).toEqual(bytes(9))
+      const smaller = large(PART_BYTES + 1, 3)
+      await store.save(['s'], smaller)
+      expect(same(await store.load(['s']), smaller)).toBe(true)
+      await store.remove(['s'])
+      expect(await store.load(['s'])).toBeUndefined()
+      await store.save(['t', 'a'], large(PART_BYTES + 5, 4))
+      await store.removeRange(['t'])
+      expect(await store.loadRange(['t'])).toEqual([])
+      const db = new DatabaseSync(path, { readOnly: true })
+      try {
+        expect(db.prepare('SELECT count(*) AS n FROM parts').get()?.['n']).toBe(0)
+      } finally {
+        db.close()
+      }
+    })
+
+    it('a version 1 file (entries without parts) opens, keeps its values and takes large ones', async () => {
+      const db = new DatabaseSync(path)
+      db.exec('PRAGMA journal_mode = WAL')
+      db.exec('CREATE TABLE entries (key BLOB NOT NULL PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID')
+      db.prepare('INSERT INTO entries (key, data) VALUES (?1, ?2)').run(encodeKey(['old']), bytes(1, 2, 3))
+      db.exec('PRAGMA user_version = 1')
+      db.close()
+      const store = openStore()
+      expect(await store.load(['old'])).toEqual(bytes(1, 2, 3))
+      const big = large(PART_BYTES * 2, 5)
+      await store.save(['new'], big)
+      expect(same(await store.load(['new']), big)).toBe(true)
+      expect(keysOf(await store.loadRange([]))).toEqual([['new'], ['old']])
+    })
+
+    it('a value whose parts are missing is an error, not a shorter value', async () => {
+      const store = openStore()
+      await store.save(['s'], large(2 * PART_BYTES, 6))
+      const db = new DatabaseSync(path)
+      db.exec('DELETE FROM parts WHERE n = 1')
+      db.close()
+      await expect(store.load(['s'])).rejects.toThrow(/stored in 2 parts has 1/)
     })
   })
 
