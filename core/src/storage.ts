@@ -59,13 +59,16 @@ export function hasPrefix (key: StorageKey, prefix: StorageKey): boolean {
   return true
 }
 
-/** Keeps everything in a Map keyed by the key's JSON text: for tests, the browser and light peers. */
+/**
+ * Keeps everything in a Map keyed by the key's segments joined with NUL (no segment holds one): for
+ * tests, the browser and light peers. A batch's bytes are copied into one buffer, not one per entry.
+ */
 export class MemoryStorage implements StorageAdapter {
   readonly #entries = new Map<string, Uint8Array>()
 
   async load (key: StorageKey): Promise<Uint8Array | undefined> {
     checkKey(key)
-    return this.#entries.get(JSON.stringify(key))?.slice()
+    return this.#entries.get(key.join('\0'))?.slice()
   }
 
   async save (key: StorageKey, data: Uint8Array): Promise<void> {
@@ -73,16 +76,24 @@ export class MemoryStorage implements StorageAdapter {
   }
 
   async saveBatch (entries: readonly StorageEntry[]): Promise<void> {
+    let size = 0
     for (const { key, data } of entries) {
       checkKey(key)
       if (!(data instanceof Uint8Array)) throw new TypeError('storage data: expected bytes')
+      size += data.length
     }
-    for (const { key, data } of entries) this.#entries.set(JSON.stringify(key), data.slice())
+    const copy = new Uint8Array(size)
+    let at = 0
+    for (const { key, data } of entries) {
+      copy.set(data, at)
+      this.#entries.set(key.join('\0'), copy.subarray(at, at + data.length))
+      at += data.length
+    }
   }
 
   async remove (key: StorageKey): Promise<void> {
     checkKey(key)
-    this.#entries.delete(JSON.stringify(key))
+    this.#entries.delete(key.join('\0'))
   }
 
   async loadRange (prefix: StorageKey): Promise<StorageEntry[]> {
@@ -90,7 +101,7 @@ export class MemoryStorage implements StorageAdapter {
     const matches = prefixMatcher(prefix)
     const out: StorageEntry[] = []
     for (const [text, data] of this.#entries) {
-      if (matches(text)) out.push({ key: JSON.parse(text) as string[], data: data.slice() })
+      if (matches(text)) out.push({ key: text.split('\0'), data: data.slice() })
     }
     return out.sort((a, b) => compareKeys(a.key, b.key))
   }
@@ -102,13 +113,9 @@ export class MemoryStorage implements StorageAdapter {
   }
 }
 
-/**
- * Whether a key's JSON text is that of a key starting with `prefix`, without parsing it: JSON text of
- * a list of strings is canonical, so the prefix's text without its closing `]` must be followed by the
- * next segment's `,` or by the key's own `]`.
- */
+/** Whether a stored key (segments joined with NUL) starts with `prefix`: whole segments only. */
 function prefixMatcher (prefix: StorageKey): (text: string) => boolean {
   if (prefix.length === 0) return () => true
-  const open = JSON.stringify(prefix).slice(0, -1)
-  return text => text.startsWith(open) && (text.length === open.length + 1 || text.charCodeAt(open.length) === 0x2c)
+  const open = prefix.join('\0')
+  return text => text.startsWith(open) && (text.length === open.length || text.charCodeAt(open.length) === 0)
 }
