@@ -184,16 +184,38 @@ if (invoked()) {
   const fail = (err: unknown): void => {
     process.exitCode = reportError(err, args, line => { process.stderr.write(line + '\n') })
   }
-  main(args, print).then(running => {
-    if (running === undefined) return
-    let stopping = false
-    const stop = (signal: string): void => {
-      if (stopping) { process.stderr.write(`microgrid: ${signal} again, exiting now\n`); process.exit(EXIT.failed) }
-      stopping = true
-      if (!args.includes('--json')) process.stderr.write(`\nstopping  (${signal})\n`)
-      running.stop().then(() => process.exit(EXIT.ok), err => { fail(new CliError(`stopping: ${(err as Error).message}`)); process.exit(EXIT.failed) })
+  // The handlers go in before the command runs: a node prints its addresses before `main` returns
+  // what it left running, and a SIGTERM in between must still stop it cleanly (with no listener the
+  // signal would kill the process at once). A command that starts no node just ends on the signal.
+  const startsNode = ['start', 'node'].includes(findCommand(args).name ?? '')
+  let running: Running | undefined
+  let signalled: string | undefined
+  let done = false
+  const codes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+  const stop = (signal: string): void => {
+    if (signalled !== undefined) { process.stderr.write(`microgrid: ${signal} again, exiting now\n`); process.exit(EXIT.failed) }
+    signalled = signal
+    if (running === undefined) {
+      if (!startsNode || done) process.exit(codes[signal] ?? EXIT.failed)
+      return // stopped as soon as it is running
     }
-    process.on('SIGINT', () => stop('SIGINT'))
-    process.on('SIGTERM', () => stop('SIGTERM'))
-  }, fail)
+    if (!args.includes('--json')) process.stderr.write(`\nstopping  (${signal})\n`)
+    running.stop().then(() => process.exit(EXIT.ok), err => { fail(new CliError(`stopping: ${(err as Error).message}`)); process.exit(EXIT.failed) })
+  }
+  process.on('SIGINT', () => { stop('SIGINT') })
+  process.on('SIGTERM', () => { stop('SIGTERM') })
+  main(args, print).then(result => {
+    done = true
+    if (result === undefined) {
+      if (signalled !== undefined) process.exit(codes[signalled] ?? EXIT.failed)
+      process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM')
+      return
+    }
+    running = result
+    if (signalled !== undefined) { const signal = signalled; signalled = undefined; stop(signal) }
+  }, err => {
+    done = true
+    fail(err)
+    process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM')
+  })
 }

@@ -22,7 +22,8 @@ beforeAll(async () => {
   // Inside the package, so the native verifier resolves from its node_modules as it would beside dist/.
   dir = await mkdtemp(join(nodeDir, '.bundle-test-'))
   cli = join(dir, 'microgrid.mjs')
-  await build({ ...options, entryPoints: [join(nodeDir, 'src', 'cli.ts')], outfile: cli })
+  // As `npm run build -w node` does: the CLI and the verifier pool's worker, side by side.
+  await build({ ...options, entryPoints: { microgrid: join(nodeDir, 'src', 'cli.ts'), 'verify-worker': join(nodeDir, '..', 'core', 'src', 'verify-worker.ts') }, outdir: dir, outExtension: { '.js': '.mjs' } })
 }, 60_000)
 afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
@@ -52,16 +53,22 @@ describe('the one-file build of the node', () => {
     })
     child.kill('SIGTERM')
     const code = await new Promise(resolve => child.on('exit', resolve))
-    expect(code).toBe(0)
+    expect(code, out).toBe(0)
   }, 40_000)
 
-  it('does not run the CLI when another program bundles the node as a library; the native verifier loads', async () => {
+  it('does not run the CLI when another program bundles the node as a library; the native verifier and the pool load', async () => {
     const entry = join(dir, 'other.ts')
-    await writeFile(entry, "import { runCli } from '@microgrid/node'\nimport { defaultVerifier } from '@microgrid/core'\nconsole.log(typeof runCli, defaultVerifier().name)\n")
+    await writeFile(entry, [
+      "import { runCli } from '@microgrid/node'",
+      "import { defaultVerifier, VerifierPool } from '@microgrid/core'",
+      'const pool = await VerifierPool.start({ workers: 1 })',
+      'console.log(typeof runCli, defaultVerifier().name, pool?.name)',
+      'await pool?.close()'
+    ].join('\n'))
     const other = join(dir, 'other.mjs')
     await build({ ...options, entryPoints: [entry], outfile: other })
     const r = run(other, [])
     expect(r.status).toBe(0)
-    expect(r.stdout).toBe('function libsecp256k1\n')
+    expect(r.stdout).toBe('function libsecp256k1 libsecp256k1 × 1 threads\n')
   })
 })
