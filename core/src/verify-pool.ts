@@ -59,14 +59,19 @@ export class VerifierPool implements BatchVerifier {
     }
   }
 
-  /** Starts the pool, or returns undefined where worker threads are not available. */
+  /** Starts the pool, or returns undefined where worker threads or the worker's script are not available. */
   static async start (options: VerifierPoolOptions = {}): Promise<VerifierPool | undefined> {
     const proc = (globalThis as { process?: NodeJS.Process }).process
     const threads = proc?.getBuiltinModule?.('node:worker_threads')
     const os = proc?.getBuiltinModule?.('node:os')
-    if (threads === undefined || os === undefined) return undefined
+    const fs = proc?.getBuiltinModule?.('node:fs')
+    if (threads === undefined || os === undefined || fs === undefined) return undefined
+    // Beside this module: the source (verify-worker.ts), or in a one-file build the worker built next
+    // to the bundle (verify-worker.mjs, see node's `build` script).
+    const script = ['./verify-worker.ts', './verify-worker.mjs'].map(name => new URL(name, import.meta.url)).find(url => url.protocol === 'file:' && fs.existsSync(url))
+    if (script === undefined) return undefined
     const count = Math.max(1, options.workers ?? os.availableParallelism())
-    const workers = Array.from({ length: count }, () => new threads.Worker(new URL('./verify-worker.ts', import.meta.url)) as unknown as WorkerLike)
+    const workers = Array.from({ length: count }, () => new threads.Worker(script) as unknown as WorkerLike)
     const names = await Promise.all(workers.map(async w => await new Promise<string>((resolve, reject) => {
       const onReady = (m: unknown): void => { if (typeof m === 'object' && m !== null && 'ready' in m) resolve(String((m as { ready: string }).ready)) }
       ;(w as unknown as NodeJS.EventEmitter).once('message', onReady)

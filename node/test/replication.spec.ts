@@ -240,7 +240,7 @@ describe('replication', () => {
     expect(cluster.invalidDataReports()).toEqual([])
   }, 60_000)
 
-  it('brings a late joiner with an empty store up to a 2,000-op history', async () => {
+  it('brings a late joiner with an empty store up to a 2,000-op history, also one checking signatures in worker threads', async () => {
     cluster = new Cluster()
     const island = new Island({ seed: 'late', producers: 4, households: 6, streetLights: 3, residents: 6, signerFor: fastSigner })
     island.simulate(2_000, seededRandom(5))
@@ -263,6 +263,12 @@ describe('replication', () => {
     expect(joiner.ledger.state.pendingCount).toBe(0)
     expect(joiner.ledger.state.decidedCount).toBe(island.ops.length)
     expect(received).toBeGreaterThanOrEqual(island.ops.length) // by pulls: gossip does not replay history
+
+    // Another, whose signatures are checked by two worker threads while it applies the batches.
+    const pooled = await cluster.start({ genesis: island.genesis, storage: new MemoryStorage(), verifyThreads: 2 })
+    await cluster.link(pooled, a)
+    await cluster.converge([a, b, joiner, pooled], target, 30_000)
+    expect(pooled.ledger.state.decidedCount).toBe(island.ops.length)
     expect(cluster.badReports).toEqual([])
   }, 60_000)
 

@@ -105,7 +105,8 @@ export const COMMANDS: CommandSpec[] = [
     name: 'start',
     summary: 'run the node, its HTTP API and the services its keys call for, until Ctrl-C',
     usage: ['microgrid start [--peer <invite | multiaddr>]... [--bootstrap <multiaddr>]... [--listen <multiaddr>]...',
-      '                [--api-port <port>] [--api-host <address>] [--lan] [--ui <dir>] [--no-mdns] [--relay] [--webrtc] [--qr]'],
+      '                [--api-port <port>] [--api-host <address>] [--lan] [--ui <dir>] [--no-mdns] [--relay] [--webrtc] [--qr]',
+      '                [--verify-threads <n>]'],
     help: [
       ['--peer <invite | multiaddr>', 'dial a peer now (a microgrid:invite link or a multiaddr), repeatable'],
       ['--bootstrap <multiaddr>', 'more bootstrap peers for this run, repeatable'],
@@ -114,9 +115,10 @@ export const COMMANDS: CommandSpec[] = [
       ['--ui <dir>', 'serve the built UI from this directory at the API\'s URL (default the config\'s api.ui)'],
       ['--no-mdns', 'no LAN discovery this run'],
       ['--relay, --webrtc', 'offer circuit relay; dial and accept WebRTC'],
-      ['--qr', 'show the invite as a QR code']
+      ['--qr', 'show the invite as a QR code'],
+      ['--verify-threads <n>', 'check signatures in n worker threads while syncing (default 0: inline)']
     ],
-    options: { peer: strs, bootstrap: strs, listen: strs, 'api-port': str, 'api-host': str, lan: bool, ui: str, 'no-mdns': bool, relay: bool, webrtc: bool, qr: bool },
+    options: { peer: strs, bootstrap: strs, listen: strs, 'api-port': str, 'api-host': str, lan: bool, ui: str, 'no-mdns': bool, relay: bool, webrtc: bool, qr: bool, 'verify-threads': str },
     args: [0, 0],
     load: async () => (await import('./start.ts')).start
   },

@@ -34,6 +34,10 @@ export async function start (ctx: Context): Promise<Running> {
   if (portText !== undefined && (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)) {
     throw new UsageError(`--api-port: expected a port 0-65535, got ${JSON.stringify(portText)}`, ctx.command)
   }
+  const threadsText = optional(ctx, 'verify-threads')
+  if (threadsText !== undefined && (!/^\d{1,2}$/.test(threadsText) || Number(threadsText) > 64)) {
+    throw new UsageError(`--verify-threads: expected a number of threads 0-64, got ${JSON.stringify(threadsText)}`, ctx.command)
+  }
   const uiOption = optional(ctx, 'ui')
   if (uiOption !== undefined) {
     try {
@@ -87,7 +91,8 @@ export async function start (ctx: Context): Promise<Running> {
       bootstrap: [...config.bootstrap, ...list(ctx, 'bootstrap')],
       mdns: config.mdns && !flag(ctx, 'no-mdns'),
       relay: flag(ctx, 'relay'),
-      webrtc: flag(ctx, 'webrtc')
+      webrtc: flag(ctx, 'webrtc'),
+      verifyThreads: threadsText !== undefined ? Number(threadsText) : 0
     })
   } catch (err) {
     throw new CliError(`cannot start the node on ${dir}: ${(err as Error).message}`, { code: 'start-failed', cause: err })
