@@ -445,7 +445,7 @@ export class LedgerState {
       case 'none': return undefined
       case 'register':
         for (const [account, role] of effect.entries) {
-          const reg: Registration = { role, registrar: chain.idx, seq: op.seq, id: id.slice(), ts: op.ts, body: op.body as RegisterBody }
+          const reg: Registration = { role, registrar: chain.idx, seq: op.seq, id: id.slice(), ts: op.ts, body: ownBody(op.body as RegisterBody) }
           const list = this.#registrations.get(account.idx)
           if (list === undefined) this.#registrations.set(account.idx, [reg])
           else list.push(reg)
@@ -1056,3 +1056,9 @@ class View implements CausalView {
   witnessed = (): number => this.author.witnessed
 }
 
+/** A registration kept for good: its keys copied out of the op's bytes (decoded fields are views of them). */
+function ownBody (body: RegisterBody): RegisterBody {
+  const copy: Record<string, unknown> = { ...body }
+  for (const [k, v] of Object.entries(copy)) if (v instanceof Uint8Array) copy[k] = v.slice()
+  return copy as unknown as RegisterBody
+}

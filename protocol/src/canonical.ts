@@ -83,13 +83,10 @@ function head (): number {
 function text (length: number): string {
   const end = at + length
   if (end > buf.length) throw REFUSED
-  let s = ''
   let i = at
-  for (; i < end; i++) {
-    const c = buf[i] as number
-    if (c >= 0x80) break
-    s += String.fromCharCode(c)
-  }
+  while (i < end && (buf[i] as number) < 0x80) i++
+  // ASCII (nearly every text in an op): one string from the codes, not one string per character.
+  let s = i === end ? String.fromCharCode.apply(null, buf.subarray(at, end) as unknown as number[]) : ''
   if (i < end) {
     // Not ASCII: valid UTF-8 that encodes back to the same bytes (a leading BOM would not).
     const bytes = buf.subarray(at, end)
@@ -128,9 +125,11 @@ function value (depth: number): unknown {
       if (arg >= Number.MAX_SAFE_INTEGER) throw REFUSED
       return -1 - arg
     case 2: {
+      // A view, not a copy: one object instead of three per byte string (measured ~4 µs less per op
+      // at ~8 byte strings an op). `decodeCanonicalOp` gives this reader bytes the op owns.
       const end = at + arg
       if (end > buf.length) throw REFUSED
-      const out = buf.slice(at, end)
+      const out = buf.subarray(at, end)
       at = end
       return out
     }
@@ -180,7 +179,7 @@ function map (n: number, depth: number): Record<string, unknown> {
 
 /**
  * The value `bytes` encodes, if they are canonical DAG-CBOR of the kinds ops use and hold a map;
- * otherwise undefined.
+ * otherwise undefined. Byte strings in it are views of `bytes`, not copies.
  */
 export function readCanonical (bytes: Uint8Array): CanonicalValue | undefined {
   // A plain view (of a Buffer, say), so byte strings come out as plain Uint8Arrays, as DAG-CBOR gives them.

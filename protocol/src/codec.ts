@@ -66,6 +66,10 @@ function isCanonicalSigned (bytes: Uint8Array, unsigned: Uint8Array, op: SignedO
   return true
 }
 
+/**
+ * A decoded op. Its byte fields (keys, ids, the signature) may be views of `bytes`, which holds only
+ * this op: copy what is kept for long apart from the op.
+ */
 export interface DecodedOp {
   op: SignedOp
   id: OpId
@@ -90,7 +94,10 @@ const scratch = new Uint8Array(LIMITS.maxOpBytes)
  * the fields check out the op is canonical, and its unsigned encoding is the same bytes without the
  * sig entry (a 9-entry map head instead of 10): no second encoding. Undefined for anything else.
  */
-export function decodeCanonicalOp (bytes: Uint8Array): DecodedOp | undefined {
+export function decodeCanonicalOp (input: Uint8Array): DecodedOp | undefined {
+  // The op's byte strings come out as views of its bytes (`readCanonical`): of bytes of its own, so
+  // a field kept for long does not hold on to the whole message or page the op arrived in.
+  const bytes = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength ? input : new Uint8Array(input)
   const read = readCanonical(bytes)
   if (read === undefined || read.sigStart < 0 || bytes[0] !== 0xaa) return undefined
   let op: SignedOp

@@ -25,8 +25,8 @@ function map (value: unknown, field: string, keys: readonly string[], newer: rea
   for (const key of newer) {
     if (Object.hasOwn(fields, key)) throw new OpDecodeError(`${field}.${key}`, 'no such field in a v1 op (it is new in v2)')
   }
-  for (const key of Object.keys(fields)) {
-    if (!keys.includes(key)) throw new OpDecodeError(`${field}.${key}`, 'no such field')
+  for (const key in fields) {
+    if (Object.hasOwn(fields, key) && !keys.includes(key)) throw new OpDecodeError(`${field}.${key}`, 'no such field')
   }
   for (const key of keys) {
     if (!Object.hasOwn(fields, key)) throw new OpDecodeError(`${field}.${key}`, 'a value', undefined)
@@ -62,7 +62,8 @@ export function publicKey (value: unknown, field: string): PublicKey {
 }
 
 function text (value: unknown, field: string, maxBytes: number, minChars = 1): string {
-  if (typeof value !== 'string' || value.length < minChars || utf8.encode(value).length > maxBytes) {
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes: most texts are within the bound without encoding them.
+  if (typeof value !== 'string' || value.length < minChars || (value.length * 3 > maxBytes && utf8.encode(value).length > maxBytes)) {
     throw new OpDecodeError(field, `text of ${minChars} to ${maxBytes} UTF-8 bytes`, value)
   }
   if (/\p{Cc}/u.test(value)) throw new OpDecodeError(field, 'text without control characters', value)
@@ -82,8 +83,10 @@ function list (value: unknown, field: string, max: number, min = 0): unknown[] {
   if (!Array.isArray(value) || value.length > max || value.length < min) {
     throw new OpDecodeError(field, `a list of ${min} to ${max} items`, value)
   }
-  // a copy without holes: a sparse array's holes become undefined and are refused item by item
-  return Array.from(value)
+  // A sparse array is copied: its holes become undefined and are refused item by item. Callers only
+  // read the list or map it, so a list without holes is taken as it is.
+  for (let i = 0; i < value.length; i++) if (!(i in value)) return Array.from(value)
+  return value
 }
 
 function sortedKeys (value: unknown, field: string): PublicKey[] {
@@ -224,6 +227,7 @@ const decodeBody: { [K in OpKind]: (value: unknown, field: string, v: ProtocolVe
 }
 
 const ENVELOPE = ['v', 'grid', 'kind', 'author', 'seq', 'prev', 'deps', 'ts', 'body'] as const
+const SIGNED_ENVELOPE = [...ENVELOPE, 'sig'] as const
 
 function decodeEnvelope (value: unknown, signed: boolean): UnsignedOp & { sig?: Uint8Array } {
   const field = 'op'
@@ -234,7 +238,7 @@ function decodeEnvelope (value: unknown, signed: boolean): UnsignedOp & { sig?: 
   const v = raw.v
   if (!(PROTOCOL_VERSIONS as readonly unknown[]).includes(v)) throw new OpDecodeError('op.v', `protocol version ${PROTOCOL_VERSIONS.join(' or ')}`, v)
   const version = v as ProtocolVersion
-  const f = map(value, field, signed ? [...ENVELOPE, 'sig'] : ENVELOPE)
+  const f = map(value, field, signed ? SIGNED_ENVELOPE : ENVELOPE)
   const kinds = OP_KINDS_OF_VERSION[version]
   if (f.kind === 'beacon' && !kinds.includes('beacon')) throw new OpDecodeError('op.kind', `one of ${kinds.join(', ')} in a v${version} op (beacon is new in v2)`, f.kind)
   const kind = oneOf(f.kind, 'op.kind', kinds)
