@@ -118,14 +118,15 @@ const rows: Array<[string, string]> = []
   start = performance.now()
   const peer = await fresh.connect(address)
   const deadline = start + 600_000
+  const pullErrors: string[] = []
   while (fresh.stateHash() !== target && performance.now() < deadline) {
-    await fresh.pull(peer).catch(() => {})
+    await fresh.pull(peer).catch((err: unknown) => { pullErrors.push((err as Error).message) })
     if (fresh.stateHash() !== target) await sleep(50)
   }
   const syncRate = island.ops.length / ((performance.now() - start) / 1000)
   const same = fresh.stateHash() === target
   rows.push(['local ingest into SQLite', `${fmt(localRate)} ops/s (${fmt(island.ops.length)} ops, batches of 512, ${verifierName})`])
-  rows.push(['sync from a peer', `${fmt(syncRate)} ops/s = ${(syncRate / localRate * 100).toFixed(0)}% of local ingest (target ≥ 70%), the serving node in its own process; ${same ? 'same state hash' : 'STATE HASH DIFFERS'}`])
+  rows.push(['sync from a peer', `${fmt(syncRate)} ops/s = ${(syncRate / localRate * 100).toFixed(0)}% of local ingest (target ≥ 70%), the serving node in its own process; ${same ? 'same state hash' : `STATE HASH DIFFERS (${pullErrors.length} pulls failed, the first: ${pullErrors[0] ?? 'none'})`}`])
   child.kill('SIGTERM')
   await fresh.stop()
 }

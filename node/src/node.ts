@@ -38,11 +38,52 @@ import {
 } from './sync-messages.ts'
 
 /**
- * Sync batches a pull keeps handed to the ledger at once. Measured with the verifier pool on two cores
- * (bench/ledger.bench.ts): 1 in flight 86% of one core's raw verify, 2: 109–111%, 4: see
- * docs/PERFORMANCE.md.
+ * Sync batches a pull keeps handed to the ledger at once when a verifier pool checks signatures. With
+ * the pool on two cores (bench/ledger.bench.ts, docs/PERFORMANCE.md) ingest measured, as a share of
+ * one core's raw verify: one batch 95%, two 118%, four 123%. Without a pool there is nothing to overlap
+ * and the ledger would apply queued batches back to back without letting the event loop run (the
+ * connection's keep-alive waited behind them): one batch at a time, the next read meanwhile.
  */
 const SYNC_IN_FLIGHT = 4
+
+/**
+ * The most a peer may send on one stream before this node has read it. yamux grows a stream's window
+ * up to 16 MiB by default; a catch-up sync then keeps megabytes queued ahead of everything else on
+ * the connection, and libp2p's keep-alive ping (aborted after 5 s) waited behind them: measured 4.5–7.5 s
+ * during a 100,000-op sync, and the connection was dropped mid-sync. At 1 MiB the ping stays well
+ * under a second (docs/PERFORMANCE.md), and a sync is still far faster than the ledger applies it.
+ */
+const STREAM_WINDOW = 1024 * 1024
+
+/**
+ * What a pull lets the serving peer send ahead of the ledger. Past SYNC_READ_AHEAD bytes received and
+ * not yet read the stream is paused (the muxer then stops granting the peer window), and resumed when a
+ * read might need more: above the largest message, so a paused stream always holds a whole one.
+ * libp2p's byte stream aborts past its buffer size (4 MiB by default, the largest sync message): it
+ * holds the read-ahead plus what was in flight when the pause went out (one stream window).
+ */
+const SYNC_READ_AHEAD = SYNC_LIMITS.maxMessageBytes + 16
+const SYNC_READ_BUFFER = SYNC_READ_AHEAD + 2 * STREAM_WINDOW
+
+/** Backpressure for a stream read through `lpStream`: counts bytes in and out, pauses and resumes. */
+function readAhead (stream: Stream): { reading: () => void, consumed: (length: number) => void } {
+  let received = 0
+  let read = 0
+  stream.addEventListener('message', evt => {
+    received += evt.data.byteLength
+    if (received - read > SYNC_READ_AHEAD && stream.readStatus === 'readable') stream.pause()
+  })
+  return {
+    reading: () => { if (stream.readStatus === 'paused' && received - read <= SYNC_READ_AHEAD) stream.resume() },
+    consumed: length => { read += length + varintLength(length) }
+  }
+}
+
+function varintLength (n: number): number {
+  let bytes = 1
+  while (n >= 0x80) { n = Math.floor(n / 0x80); bytes++ }
+  return bytes
+}
 
 export interface MicrogridNodeInit {
   /** The grid's genesis op; needed the first time a data directory is used. */
@@ -174,7 +215,7 @@ export class MicrogridNode {
         ...(webrtc !== undefined ? [webrtc.webRTC()] : [])
       ],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW } })],
       connectionManager: { maxConnections: init.maxConnections ?? 64 },
       connectionGater: {
         denyDialMultiaddr: async () => false, // island LANs live on private addresses
@@ -433,12 +474,18 @@ export class MicrogridNode {
     const forks: Array<[Uint8Array, number]> = state.equivocations.map(e => [fromHex(e.author), e.seq])
     const request: PullRequest = { t: 'pull', grid: this.ledger.gridId, heads, forks }
     const stream = await this.libp2p.dialProtocol(peerIdOf(this.libp2p, peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
-    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxMessageBytes })
+    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxMessageBytes, maxBufferSize: SYNC_READ_BUFFER })
+    const flow = readAhead(stream)
     let count = 0
     try {
       await lp.write(encodeMessage(request), { signal: AbortSignal.timeout(10_000) })
-      const read = async (): Promise<ServerMessage> => decodeServerMessage((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray())
-      // Batches handed to the ledger and not yet decided: up to SYNC_IN_FLIGHT, so the next batches
+      const read = async (): Promise<ServerMessage> => {
+        flow.reading()
+        const data = (await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray()
+        flow.consumed(data.byteLength)
+        return decodeServerMessage(data)
+      }
+      // Batches handed to the ledger and not yet decided: with a pool up to SYNC_IN_FLIGHT, so the next batches
       // are read and decoded, and their signatures checked by the pool's threads, while one is applied.
       const applying: Array<Promise<number>> = []
       const settleOne = async (): Promise<void> => { count += await (applying.shift() as Promise<number>) }
@@ -462,7 +509,7 @@ export class MicrogridNode {
           })
           applied.catch(() => {}) // observed in turn below
           applying.push(applied)
-          if (applying.length >= SYNC_IN_FLIGHT) await settleOne()
+          if (applying.length >= (this.#pool !== undefined ? SYNC_IN_FLIGHT : 1)) await settleOne()
         }
       } finally {
         // Batches already handed over are decided whatever happens to the stream: wait for them.
