@@ -4,8 +4,8 @@
  * (`LedgerState`) owns every Chain and is the only writer; contracts read them through `ChainView`.
  */
 import type { PublicKey, OpId } from '@microgrid/protocol'
-import { CreditBook, type CreditList, type DeviceFunds, type FunderAccount, type WindowFunds } from './credits.ts'
-import { IntMap, IntSet } from './int-map.ts'
+import { CreditBook, type DeviceFunds, type FunderAccount, type ReadonlyCreditBook, type WindowFunds } from './credits.ts'
+import { IntMap, IntSet, type ReadonlyIntMap, type ReadonlyIntSet } from './int-map.ts'
 
 export const OpStatus = { accepted: 1, rejected: 2 } as const
 
@@ -20,7 +20,7 @@ export interface ChainView {
   readonly status: Uint8Array
   readonly lastTs: number
   readonly tsAt: Float64Array | null
-  readonly frontier: ReadonlyMap<number, number>
+  readonly frontier: ReadonlyIntMap
   readonly witnessed: number
   readonly balance: number
   readonly declared: number
@@ -34,8 +34,8 @@ export interface ChainView {
   readonly wholesale: number | null
   readonly retail: number | null
   readonly funds: ReadonlyDeviceFunds | null
-  readonly credits: ReadonlyMap<number, Readonly<CreditList>>
-  readonly creditors: ReadonlySet<number>
+  readonly credits: ReadonlyCreditBook
+  readonly creditors: ReadonlyIntSet
   readonly settledIds: ReadonlyMap<string, number> | null
   readonly frozenFrom: number
   idAt: (seq: number) => OpId
@@ -47,6 +47,7 @@ export interface ReadonlyDeviceFunds {
   readonly windows: ReadonlyArray<Readonly<WindowFunds>>
   readonly funders: ReadonlyMap<number, Readonly<FunderAccount>>
   usableAt: (t: number) => number
+  image: () => { funder: Int32Array<ArrayBuffer>, account: Float64Array<ArrayBuffer>, index: Int32Array<ArrayBuffer> | null }
 }
 
 export class Chain implements ChainView {

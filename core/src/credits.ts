@@ -45,6 +45,20 @@ export function creditSum (entries: ArrayLike<number>, i: number, end: number): 
 /** Numbers per list in `CreditBook`'s directory: credited account, start in the arena, credits, room. */
 const DIR = 4
 
+/** A `CreditBook` to read, and to image for a snapshot. */
+export interface ReadonlyCreditBook extends ReadonlyMap<number, Readonly<CreditList>> {
+  image: () => CreditBookImage
+}
+
+/** A `CreditBook`'s contents as its arrays (see `CreditBook.image`). */
+export interface CreditBookImage {
+  readonly lists: number
+  readonly dir: Int32Array<ArrayBuffer> | null
+  readonly data: Float64Array<ArrayBuffer> | null
+  readonly index: Int32Array<ArrayBuffer> | null
+  readonly windows: Map<number, Map<number, FundingWindow>> | null
+}
+
 /**
  * Every credit one chain gave, as one list per credited account: all lists in one arena of (seq,
  * running total) pairs, with a directory and an index by account. A node holds a list per (giver,
@@ -53,15 +67,15 @@ const DIR = 4
  * `ReadonlyMap` from the credited account's chain index to its `CreditList`, lists in the order begun.
  * A list that outgrows its room moves to the arena's end; the arena is compacted when half is moved out.
  */
-export class CreditBook implements ReadonlyMap<number, CreditList> {
-  #dir: Int32Array | null = null
+export class CreditBook implements ReadonlyCreditBook {
+  #dir: Int32Array<ArrayBuffer> | null = null
   #lists = 0
-  #data: Float64Array | null = null
+  #data: Float64Array<ArrayBuffer> | null = null
   /** Numbers of the arena in use (the end of the last block), and in blocks lists moved out of. */
   #used = 0
   #waste = 0
   /** Open addressing by credited account: list id + 1, 0 for empty. */
-  #index: Int32Array | null = null
+  #index: Int32Array<ArrayBuffer> | null = null
   /** Funding windows, by list id, then by entry index. */
   #windows: Map<number, Map<number, FundingWindow>> | null = null
 
@@ -153,30 +167,50 @@ export class CreditBook implements ReadonlyMap<number, CreditList> {
   }
 
   /**
-   * Adds a whole list at once, sized exactly (a snapshot's): `m` credits to `to` from `seqs` and
-   * `amounts` at `from`, with their windows.
+   * Its lists packed, each with room for the credits it holds (directory, arena, index; null when it
+   * holds no list), and windows by (list id, entry index): what a snapshot keeps. A copy, made when asked.
    */
-  load (to: number, seqs: ArrayLike<number>, amounts: ArrayLike<number>, from: number, m: number, windows: Map<number, FundingWindow> | null): void {
-    if (this.listOf(to) >= 0) throw new RangeError(`credits to ${to} are there already`)
-    const id = this.#begin(to, m)
-    const data = this.#data as Float64Array
-    const start = (this.#dir as Int32Array)[id * DIR + 1] as number
-    let total = 0
-    for (let j = 0; j < m; j++) {
-      total += amounts[from + j] as number
-      data[start + 2 * j] = seqs[from + j] as number
-      data[start + 2 * j + 1] = total
+  image (): CreditBookImage {
+    const lists = this.#lists
+    if (lists === 0) return { lists, dir: null, data: null, index: null, windows: null }
+    const from = this.#dir as Int32Array
+    const dir = new Int32Array(lists * DIR)
+    let size = 0
+    for (let id = 0; id < lists; id++) size += 2 * (from[id * DIR + 2] as number)
+    const data = new Float64Array(size)
+    const old = this.#data as Float64Array
+    let at = 0
+    for (let id = 0; id < lists; id++) {
+      const n = from[id * DIR + 2] as number
+      const start = from[id * DIR + 1] as number
+      data.set(old.subarray(start, start + 2 * n), at)
+      dir[id * DIR] = from[id * DIR] as number
+      dir[id * DIR + 1] = at
+      dir[id * DIR + 2] = n
+      dir[id * DIR + 3] = n
+      at += 2 * n
     }
-    ;(this.#dir as Int32Array)[id * DIR + 2] = m
-    if (windows !== null && windows.size > 0) (this.#windows ??= new Map()).set(id, windows)
+    return { lists, dir, data, index: this.#index, windows: this.#windows }
   }
 
-  /** Reserves room for the credits this book will hold, before lists are loaded. */
-  reserve (lists: number, credits: number): void {
-    if (this.#lists !== 0) return
-    this.#dir = new Int32Array(Math.max(1, lists) * DIR)
-    this.#data = new Float64Array(Math.max(2, 2 * credits))
-    this.#index = new Int32Array(tableSize(lists))
+  /** Takes an `image()`'s arrays (its own copies) as its contents. */
+  adopt (image: CreditBookImage): void {
+    const { lists, dir, data, index } = image
+    if (lists === 0) {
+      this.clear()
+      return
+    }
+    if (dir === null || data === null || index === null || dir.length !== lists * DIR || index.length < 2 * lists || (index.length & (index.length - 1)) !== 0) throw new RangeError('not a credit book of this shape')
+    for (let id = 0; id < lists; id++) {
+      if ((dir[id * DIR + 1] as number) + 2 * (dir[id * DIR + 3] as number) > data.length || (dir[id * DIR + 2] as number) > (dir[id * DIR + 3] as number)) throw new RangeError('a credit list outside its book')
+    }
+    this.#lists = lists
+    this.#dir = dir
+    this.#data = data
+    this.#used = data.length
+    this.#waste = 0
+    this.#index = index
+    this.#windows = image.windows !== null && image.windows.size > 0 ? image.windows : null
   }
 
   /** Forgets every credit (the chain is about to be decided again). */
@@ -350,7 +384,7 @@ export class DeviceFunds {
   #account = new Float64Array(2 * ACCOUNT)
   #n = 0
   /** Open addressing by funder (slot + 1) once there are more than a few. */
-  #index: Int32Array | null = null
+  #index: Int32Array<ArrayBuffer> | null = null
 
   /** Every funder's account by funder, in the order each first funded the device (made when asked). */
   get funders (): ReadonlyMap<number, Readonly<FunderAccount>> {
@@ -420,25 +454,20 @@ export class DeviceFunds {
     a[slot * ACCOUNT + column] = (a[slot * ACCOUNT + column] as number) + wh
   }
 
-  /** Room for `n` funders (before loading a snapshot's). */
-  reserve (n: number): void {
-    if (n <= this.#funder.length) return
-    const ids = new Int32Array(n)
-    ids.set(this.#funder.subarray(0, this.#n))
-    this.#funder = ids
-    const account = new Float64Array(n * ACCOUNT)
-    account.set(this.#account.subarray(0, this.#n * ACCOUNT))
-    this.#account = account
+  /** Its columns up to its funders (and their index, if it has one): what a snapshot keeps. */
+  image (): { funder: Int32Array<ArrayBuffer>, account: Float64Array<ArrayBuffer>, index: Int32Array<ArrayBuffer> | null } {
+    return { funder: this.#funder.subarray(0, this.#n), account: this.#account.subarray(0, this.#n * ACCOUNT), index: this.#index }
   }
 
-  /** Restores a funder's account as it was (a snapshot's). */
-  load (funder: number, put: number, burned: number, returned: number, general: number): void {
-    const slot = this.#slot(funder)
-    const a = this.#account
-    a[slot * ACCOUNT] = put
-    a[slot * ACCOUNT + 1] = burned
-    a[slot * ACCOUNT + 2] = returned
-    a[slot * ACCOUNT + 3] = general
+  /** Takes an `image()`'s columns (its own copies) and the windows as its contents. */
+  adopt (funder: Int32Array<ArrayBuffer>, account: Float64Array<ArrayBuffer>, index: Int32Array<ArrayBuffer> | null, windows: WindowFunds[]): void {
+    const n = funder.length
+    if (account.length !== n * ACCOUNT || (index !== null && (index.length < 2 * n || (index.length & (index.length - 1)) !== 0)) || (index === null && n > 8)) throw new RangeError('not device funds of this shape')
+    this.#funder = funder
+    this.#account = account
+    this.#n = n
+    this.#index = index
+    this.windows = windows
   }
 
   declare (funder: number, wh: number, window: FundingWindow | null): void {

@@ -8,6 +8,27 @@
  */
 const LINEAR = 8
 
+/** A table's contents as its buffer (see `image`). */
+export interface IntTableImage {
+  readonly buf: Int32Array<ArrayBuffer> | null
+  readonly capacity: number
+}
+
+/** An `IntMap` to read, and to image for a snapshot. */
+export interface ReadonlyIntMap extends ReadonlyMap<number, number> {
+  image: () => IntTableImage
+}
+
+/** An `IntSet` to read, and to image for a snapshot. */
+export interface ReadonlyIntSet extends ReadonlySet<number> {
+  image: () => IntTableImage
+}
+
+/** How many numbers the buffer of a table of `capacity` holds (`width` 2 for a map, 1 for a set). */
+export function tableLength (width: 1 | 2, capacity: number): number {
+  return capacity === 0 ? 0 : 1 + width * capacity + tableFor(capacity)
+}
+
 function hashIdx (x: number): number {
   const h = Math.imul(x ^ (x >>> 16), 0x45d9f3b)
   return (h ^ (h >>> 16)) >>> 0
@@ -21,7 +42,7 @@ function tableFor (capacity: number): number {
 }
 
 class IntTable {
-  protected buf: Int32Array | null = null
+  protected buf: Int32Array<ArrayBuffer> | null = null
   protected capacity = 0
   protected table = 0
   readonly #width: number
@@ -90,6 +111,25 @@ class IntTable {
     buf[base + i] = position + 1
   }
 
+  /** Its whole buffer (count, keys, values, index; null when empty) and capacity: what a snapshot keeps. */
+  image (): IntTableImage {
+    return { buf: this.buf, capacity: this.capacity }
+  }
+
+  /** Takes `buf` (an `image()`'s, its own copy) as its contents. */
+  adopt (buf: Int32Array<ArrayBuffer> | null, capacity: number): void {
+    if (buf === null || capacity === 0) {
+      if (buf !== null && buf.length !== 0) throw new RangeError('an empty table with contents')
+      this.clear()
+      return
+    }
+    const table = tableFor(capacity)
+    if (buf.length !== tableLength(this.#width as 1 | 2, capacity) || !((buf[0] as number) >= 0 && (buf[0] as number) <= capacity)) throw new RangeError('not a table of this shape')
+    this.buf = buf
+    this.capacity = capacity
+    this.table = table
+  }
+
   clear (): void {
     this.buf = null
     this.capacity = 0
@@ -111,7 +151,7 @@ class IntTable {
 }
 
 /** Chain index -> an integer (a seq), in insertion order. */
-export class IntMap extends IntTable implements ReadonlyMap<number, number> {
+export class IntMap extends IntTable implements ReadonlyIntMap {
   constructor () {
     super(2)
   }
@@ -154,7 +194,7 @@ export class IntMap extends IntTable implements ReadonlyMap<number, number> {
 }
 
 /** A set of chain indices, in insertion order. */
-export class IntSet extends IntTable implements ReadonlySet<number> {
+export class IntSet extends IntTable implements ReadonlyIntSet {
   constructor () {
     super(1)
   }

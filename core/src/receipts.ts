@@ -27,11 +27,14 @@ export function positionSeq (position: number): number {
 /** The sale contracts, as receipts and snapshots number them. */
 export const SALE_CONTRACTS: readonly SaleContract[] = ['wholesale-seller', 'retail-seller']
 const CONTRACTS = SALE_CONTRACTS
-const SEED = (globalThis.crypto?.getRandomValues(new Uint32Array(1))[0] ?? 0x811c9dc5) | 0
+/** A random seed for a store's payment id index (ids are chosen by payers: their hashes must not be). */
+function randomSeed (): number {
+  return (globalThis.crypto?.getRandomValues(new Uint32Array(1))[0] ?? (Math.random() * 2 ** 32)) | 0
+}
 
 /** Seeded FNV-1a over the string's code units. */
-function hashString (s: string): number {
-  let h = SEED ^ 0x811c9dc5
+function hashString (s: string, seed: number): number {
+  let h = seed ^ 0x811c9dc5
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
   h ^= h >>> 15
   return Math.imul(h, 0x2c1b3c6d) >>> 0
@@ -42,6 +45,25 @@ function grown<T extends Int32Array | Float64Array | Uint8Array> (a: T, size: nu
   const b = new (a.constructor as new (n: number) => T)(Math.max(size, a.length + (a.length >>> 1), 16))
   b.set(a)
   return b
+}
+
+/** A `ReceiptStore`'s contents as its arrays (see `ReceiptStore.image`). */
+export interface ReceiptStoreImage {
+  readonly seed: number
+  readonly payer: Int32Array<ArrayBuffer>
+  readonly payee: Int32Array<ArrayBuffer>
+  readonly contract: Uint8Array<ArrayBuffer>
+  readonly amount: Float64Array<ArrayBuffer>
+  readonly price: Float64Array<ArrayBuffer>
+  readonly position: Float64Array<ArrayBuffer>
+  readonly nextSame: Int32Array<ArrayBuffer>
+  /** By slot: undefined for a free one. */
+  readonly paymentId: Array<string | undefined>
+  readonly free: number[]
+  readonly byId: Int32Array<ArrayBuffer>
+  readonly ids: number
+  readonly oracles: ReadonlyArray<{ oracle: number, slot: Int32Array<ArrayBuffer>, settledBy: Int32Array<ArrayBuffer> }>
+  readonly settledCount: ReadonlyArray<readonly [seller: number, count: number]>
 }
 
 /** Per oracle chain, by seq: a slot + 1 (0 for none), or a settling seller's chain index + 1. */
@@ -73,6 +95,7 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
   readonly #oracles = new Map<number, BySeq>()
   /** Open addressing by payment id: the first slot of each id + 1, 0 for empty. */
   #byId = new Int32Array(64)
+  #seed = randomSeed()
   #ids = 0
   #settled = 0
   /** How many receipts each seller settled (by chain index). */
@@ -135,16 +158,65 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
     return this
   }
 
-  /** Room for `n` receipts in all, and for seqs below `seqs` of each oracle chain (before loading many). */
-  reserve (n: number, seqs: ReadonlyMap<number, number>): void {
-    this.#growColumns(n)
-    let size = this.#byId.length
-    while (size < 2 * n) size *= 2
-    if (size > this.#byId.length) this.#rehash(size)
-    for (const [oracle, length] of seqs) {
-      const o = this.#bySeq(oracle)
-      o.slot = grown(o.slot, length)
-      o.settledBy = grown(o.settledBy, length)
+  /** Its columns up to the last slot used, its index with the seed that placed it, and settlements: what a snapshot keeps. */
+  image (): ReceiptStoreImage {
+    const n = this.#slots
+    return {
+      seed: this.#seed,
+      payer: this.#payer.subarray(0, n),
+      payee: this.#payee.subarray(0, n),
+      contract: this.#contract.subarray(0, n),
+      amount: this.#amount.subarray(0, n),
+      price: this.#price.subarray(0, n),
+      position: this.#position.subarray(0, n),
+      nextSame: this.#nextSame.subarray(0, n),
+      paymentId: this.#paymentId.slice(0, n),
+      free: this.#free,
+      byId: this.#byId,
+      ids: this.#ids,
+      oracles: [...this.#oracles].map(([oracle, o]) => ({ oracle, slot: o.slot, settledBy: o.settledBy })),
+      settledCount: [...this.#settledCount]
+    }
+  }
+
+  /** Takes an `image()`'s arrays (its own copies) as its contents, replacing what it held. */
+  adopt (image: ReceiptStoreImage): void {
+    const n = image.payer.length
+    const { byId, free, paymentId } = image
+    let missing = 0
+    for (let slot = 0; slot < n; slot++) if (paymentId[slot] === undefined) missing++
+    if (image.payee.length !== n || image.contract.length !== n || image.amount.length !== n || image.price.length !== n ||
+      image.position.length !== n || image.nextSame.length !== n || paymentId.length !== n || missing !== free.length ||
+      free.some(slot => !(slot >= 0 && slot < n) || paymentId[slot] !== undefined) ||
+      (byId.length & (byId.length - 1)) !== 0 || byId.length < 2 * image.ids || image.ids > n) {
+      throw new RangeError('not a receipt store of this shape')
+    }
+    this.#seed = image.seed
+    this.#payer = image.payer
+    this.#payee = image.payee
+    this.#contract = image.contract
+    this.#amount = image.amount
+    this.#price = image.price
+    this.#position = image.position
+    this.#nextSame = image.nextSame
+    this.#paymentId = paymentId
+    this.#free = free
+    this.#slots = n
+    this.#size = n - free.length
+    this.#byId = byId
+    this.#ids = image.ids
+    this.#oracles.clear()
+    for (const { oracle, slot, settledBy } of image.oracles) {
+      const o = new BySeq()
+      o.slot = slot
+      o.settledBy = settledBy
+      this.#oracles.set(oracle, o)
+    }
+    this.#settledCount.clear()
+    this.#settled = 0
+    for (const [seller, count] of image.settledCount) {
+      this.#settledCount.set(seller, count)
+      this.#settled += count
     }
   }
 
@@ -200,7 +272,7 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
   #find (paymentId: string): number {
     const table = this.#byId
     const mask = table.length - 1
-    for (let i = hashString(paymentId) & mask; ; i = (i + 1) & mask) {
+    for (let i = hashString(paymentId, this.#seed) & mask; ; i = (i + 1) & mask) {
       const v = table[i] as number
       if (v === 0 || this.#paymentId[v - 1] === paymentId) return i
     }
@@ -248,7 +320,7 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
     for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
       const v = table[j] as number
       table[j] = 0
-      let k = hashString(this.#paymentId[v - 1] as string) & mask
+      let k = hashString(this.#paymentId[v - 1] as string, this.#seed) & mask
       while (table[k] !== 0) k = (k + 1) & mask
       table[k] = v
     }
@@ -260,7 +332,7 @@ export class ReceiptStore implements ReadonlyMap<number, Receipt> {
     const mask = size - 1
     for (const v of old) {
       if (v === 0) continue
-      let k = hashString(this.#paymentId[v - 1] as string) & mask
+      let k = hashString(this.#paymentId[v - 1] as string, this.#seed) & mask
       while (this.#byId[k] !== 0) k = (k + 1) & mask
       this.#byId[k] = v
     }

@@ -8,6 +8,12 @@
  * the state touches one pair. Ops the state holds undecided (pending, frozen) are not copied: the
  * snapshot lists their storage keys (`opKey`) and `restore` adds them again from the caller.
  *
+ * Where the state keeps a structure in typed arrays (frontier and creditor tables, credit books,
+ * device funds, the receipt store), a section writes those arrays as they are, hash indexes included
+ * (the receipt index with the seed that placed it), and the reader hands each structure copies of
+ * them: a restore is copies of arrays, not a rebuild entry by entry (at a million ops it took a third
+ * of the time the rebuild did).
+ *
  * Layout (numbers in the writer's byte order, recorded in the header; a reader of the other order
  * refuses the snapshot):
  *
@@ -22,15 +28,16 @@ import {
   bytesEqual, DEVICE_CATEGORIES, sha256Digest, toHex,
   type DecodedOp, type DeviceCategory, type FundingWindow, type OpId, type RegisterBody
 } from '@microgrid/protocol'
-import { Chain } from './chain.ts'
-import { DeviceFunds } from './credits.ts'
+import { Chain, type ReadonlyDeviceFunds } from './chain.ts'
+import { DeviceFunds, type WindowFunds } from './credits.ts'
+import { tableLength } from './int-map.ts'
 import type { Equivocation } from './forks.ts'
-import { receiptPosition, ReceiptStore, SALE_CONTRACTS as CONTRACTS } from './receipts.ts'
+import { ReceiptStore, SALE_CONTRACTS as CONTRACTS } from './receipts.ts'
 import { LedgerState, type LedgerStateParts, type LedgerStatePartsView, type Registration, type Role } from './state.ts'
 import { opKey } from './storage.ts'
 
 /** The layout version this code writes and reads. */
-export const SNAPSHOT_FORMAT = 4
+export const SNAPSHOT_FORMAT = 5
 
 /** A snapshot that cannot be used: torn, corrupted, another format or grid, or an op it lists is missing. */
 export class SnapshotError extends Error {
@@ -144,6 +151,39 @@ class Writer {
     this.pos += values.length * 4
   }
 
+  i32s (values: ArrayLike<number>): void {
+    this.u32(values.length)
+    this.align(4)
+    this.#room(values.length * 4)
+    new Int32Array(this.buf.buffer, this.pos, values.length).set(values)
+    this.pos += values.length * 4
+  }
+
+  /** Arrays one after the other, as one array (their lengths are written elsewhere). */
+  i32Parts (parts: ReadonlyArray<ArrayLike<number> | null>): void {
+    this.#parts(parts, 4, (at, n) => new Int32Array(this.buf.buffer, at, n))
+  }
+
+  f64Parts (parts: ReadonlyArray<ArrayLike<number> | null>): void {
+    this.#parts(parts, 8, (at, n) => new Float64Array(this.buf.buffer, at, n))
+  }
+
+  #parts (parts: ReadonlyArray<ArrayLike<number> | null>, size: 4 | 8, view: (at: number, n: number) => Int32Array | Float64Array): void {
+    let n = 0
+    for (const part of parts) n += part?.length ?? 0
+    this.u32(n)
+    this.align(size)
+    this.#room(n * size)
+    const out = view(this.pos, n)
+    let at = 0
+    for (const part of parts) {
+      if (part === null) continue
+      out.set(part, at)
+      at += part.length
+    }
+    this.pos += n * size
+  }
+
   f64s (values: ArrayLike<number>): void {
     this.u32(values.length)
     this.align(8)
@@ -192,6 +232,15 @@ class Reader {
     this.align(4)
     this.#need(n * 4)
     const out = new Uint32Array(this.buf.buffer, this.buf.byteOffset + this.pos, n)
+    this.pos += n * 4
+    return out
+  }
+
+  i32s (expected?: number): Int32Array {
+    const n = this.#count(expected)
+    this.align(4)
+    this.#need(n * 4)
+    const out = new Int32Array(this.buf.buffer, this.buf.byteOffset + this.pos, n)
     this.pos += n * 4
     return out
   }
@@ -398,35 +447,32 @@ const held: Section = {
   }
 }
 
+/**
+ * Each chain's frontier and creditors: their tables' own buffers (keys, values and the index over
+ * them), taken back as they were rather than built again entry by entry.
+ */
 const frontiers: Section = {
   name: 'frontiers',
   write (w, { p }) {
-    w.u32s(p.chains.map(c => c.frontier.size))
-    w.u32s(p.chains.flatMap(c => [...c.frontier.keys()]))
-    w.f64s(p.chains.flatMap(c => [...c.frontier.values()]))
-    w.u32s(p.chains.map(c => c.creditors.size))
-    w.u32s(p.chains.flatMap(c => [...c.creditors]))
+    for (const images of [p.chains.map(c => c.frontier.image()), p.chains.map(c => c.creditors.image())]) {
+      w.u32s(images.map(x => x.capacity))
+      w.i32Parts(images.map(x => x.buf))
+    }
   },
   read (r, s) {
-    const counts = readCounts(r, s)
-    const others = r.u32s()
-    const seqs = r.f64s(others.length)
-    let e = 0
-    for (const c of s.chains) {
-      const n = counts[c.idx] as number
-      c.frontier.reserve(n)
-      for (let end = e + n; e < end; e++) c.frontier.set(others[e] as number, seqs[e] as number)
+    for (const [width, table] of [[2, (c: Chain) => c.frontier], [1, (c: Chain) => c.creditors]] as const) {
+      const capacities = readCounts(r, s)
+      const all = r.i32s()
+      let at = 0
+      for (const c of s.chains) {
+        const capacity = capacities[c.idx] as number
+        const n = tableLength(width, capacity)
+        if (at + n > all.length) throw new SnapshotError('snapshot: frontiers do not add up')
+        table(c).adopt(capacity === 0 ? null : all.slice(at, at + n), capacity)
+        at += n
+      }
+      if (at !== all.length) throw new SnapshotError('snapshot: frontiers do not add up')
     }
-    if (e !== others.length) throw new SnapshotError('snapshot: frontiers do not add up')
-    const creditorCounts = readCounts(r, s)
-    const creditors = r.u32s()
-    e = 0
-    for (const c of s.chains) {
-      const n = creditorCounts[c.idx] as number
-      c.creditors.reserve(n)
-      for (let end = e + n; e < end; e++) c.creditors.add(creditors[e] as number)
-    }
-    if (e !== creditors.length) throw new SnapshotError('snapshot: creditors do not add up')
   }
 }
 
@@ -449,142 +495,125 @@ const prices: Section = {
   }
 }
 
-/** Device funding: per funder (put, burned, returned, general) and the open or upcoming windows. */
+/** Device funding: each device's funder columns (put, burned, returned, general) and index as they are, and its open or upcoming windows. */
 const funds: Section = {
   name: 'funds',
   write (w, { p }) {
     const devices = p.chains.filter(c => c.funds !== null)
+    const all = devices.map(c => c.funds as ReadonlyDeviceFunds)
+    const images = all.map(f => f.image())
     w.u32s(devices.map(c => c.idx))
-    const funders = devices.map(c => (c.funds as DeviceFunds).funders)
-    w.u32s(funders.map(f => f.size))
-    w.u32s(funders.flatMap(f => [...f.keys()]))
-    w.f64s(funders.flatMap(f => [...f.values()].flatMap(a => [a.put, a.burned, a.returned, a.general])))
-    w.u32s(devices.map(c => (c.funds as DeviceFunds).windows.length))
-    w.u32s(devices.flatMap(c => (c.funds as DeviceFunds).windows.map(x => x.funder)))
-    w.f64s(devices.flatMap(c => (c.funds as DeviceFunds).windows.flatMap(x => [x.from, x.until, x.remaining])))
+    w.u32s(images.map(x => x.funder.length))
+    w.i32Parts(images.map(x => x.funder))
+    w.f64Parts(images.map(x => x.account))
+    w.u32s(images.map(x => x.index?.length ?? 0))
+    w.i32Parts(images.map(x => x.index))
+    w.u32s(all.map(f => f.windows.length))
+    w.u32s(all.flatMap(f => f.windows.map(x => x.funder)))
+    w.f64s(all.flatMap(f => f.windows.flatMap(x => [x.from, x.until, x.remaining])))
   },
   read (r, s) {
     const devices = r.u32s()
     const funderCounts = r.u32s(devices.length)
-    const funders = r.u32s()
-    const accounts = r.f64s(funders.length * 4)
+    const funders = r.i32s()
+    const accounts = r.f64s()
+    const indexLengths = r.u32s(devices.length)
+    const indexes = r.i32s()
     const windowCounts = r.u32s(devices.length)
     const windowFunders = r.u32s()
     const spans = r.f64s(windowFunders.length * 3)
+    const perFunder = accounts.length / Math.max(1, funders.length)
     let f = 0
+    let i = 0
     let x = 0
-    devices.forEach((idx, i) => {
+    devices.forEach((idx, d) => {
+      const n = funderCounts[d] as number
+      const m = indexLengths[d] as number
+      if (f + n > funders.length || i + m > indexes.length) throw new SnapshotError('snapshot: device funds do not add up')
+      const windows: WindowFunds[] = []
+      for (let end = x + (windowCounts[d] as number); x < end; x++) {
+        windows.push({ funder: windowFunders[x] as number, from: spans[3 * x] as number, until: spans[3 * x + 1] as number, remaining: int(spans[3 * x + 2] as number) })
+      }
       const funds = chainAt(s, idx).funds = new DeviceFunds()
-      funds.reserve(funderCounts[i] as number)
-      for (let end = f + (funderCounts[i] as number); f < end; f++) {
-        funds.load(funders[f] as number, accounts[4 * f] as number, accounts[4 * f + 1] as number, accounts[4 * f + 2] as number, accounts[4 * f + 3] as number)
-      }
-      for (let end = x + (windowCounts[i] as number); x < end; x++) {
-        funds.windows.push({ funder: windowFunders[x] as number, from: spans[3 * x] as number, until: spans[3 * x + 1] as number, remaining: int(spans[3 * x + 2] as number) })
-      }
+      funds.adopt(funders.slice(f, f + n), accounts.slice(perFunder * f, perFunder * (f + n)), m === 0 ? null : indexes.slice(i, i + m), windows)
+      f += n
+      i += m
     })
-    if (f !== funders.length || x !== windowFunders.length) throw new SnapshotError('snapshot: device funds do not add up')
+    if (f !== funders.length || i !== indexes.length || x !== windowFunders.length) throw new SnapshotError('snapshot: device funds do not add up')
   }
 }
 
-/** Payment ids each seller settled, with the receipt position each settled. */
+/** The sellers whose settlements the receipts section holds: each chain's view of what it settled. */
 const settled: Section = {
   name: 'settled',
   write (w, { p }) {
-    const sellers = p.chains.filter(c => c.settledIds !== null)
-    const bySeller = p.receipts.settlementsBySeller()
-    const positions = sellers.map(c => bySeller.get(c.idx) ?? [])
-    w.u32s(sellers.map(c => c.idx))
-    w.u32s(positions.map(list => list.length))
-    const all = positions.flat()
-    w.f64s(all)
-    // The payment id is the settled receipt's (read before), so one string serves both (the flag
-    // that would say otherwise stays 0: a settlement is of an accepted receipt).
-    for (const position of all) if (p.receipts.paymentIdAt(position) === undefined) throw new RangeError(`snapshot: a settlement at ${position} names no receipt`)
-    w.u8s(new Uint8Array(all.length))
+    w.u32s(p.chains.filter(c => c.settledIds !== null).map(c => c.idx))
   },
   read (r, s) {
-    const sellers = r.u32s()
-    const counts = r.u32s(sellers.length)
-    const positions = r.f64s()
-    const own = r.u8s(positions.length)
-    let e = 0
-    const store = s.parts.receipts
-    sellers.forEach((idx, i) => {
-      chainAt(s, idx).settledIds = store.settledView(idx)
-      for (let end = e + (counts[i] as number); e < end; e++) {
-        const position = positions[e] as number
-        // A settlement is of an accepted receipt, whose payment id it is.
-        const id = own[e] === 1 ? r.str() : store.paymentIdAt(position)
-        if (id === undefined || store.paymentIdAt(position) !== id) throw new SnapshotError('snapshot: a settlement names no receipt of its payment id')
-        store.settle(position, idx)
-      }
-    })
-    if (e !== positions.length) throw new SnapshotError('snapshot: settlements do not add up')
+    for (const idx of r.u32s()) chainAt(s, idx).settledIds = s.parts.receipts.settledView(idx)
   }
 }
 
-/** Credit lists: seqs and amounts (running totals are recomputed), and the windows of those that have one. */
+/** Each chain's credit book, packed (directory, arena, index), and the funding windows of its credits. */
 const credits: Section = {
   name: 'credits',
   write (w, { p }) {
-    const listTo: number[] = []
-    const listLength: number[] = []
-    let entries = 0
-    for (const c of p.chains) for (const [to, list] of c.credits) { listTo.push(to); listLength.push(list.entries.length / 2); entries += list.entries.length / 2 }
-    w.u32s(p.chains.map(c => c.credits.size))
-    w.u32s(listTo)
-    w.u32s(listLength)
-    const seqs = new Float64Array(entries)
-    const amounts = new Float64Array(entries)
-    const windowAt: number[] = []
-    const windowSpan: number[] = []
-    let e = 0
-    for (const c of p.chains) {
-      for (const list of c.credits.values()) {
-        const x = list.entries
-        for (let i = 0; i < x.length / 2; i++, e++) {
-          seqs[e] = x[2 * i] as number
-          amounts[e] = (x[2 * i + 1] as number) - (i > 0 ? x[2 * i - 1] as number : 0)
-          const window = list.windows?.get(i)
-          if (window !== undefined) { windowAt.push(e); windowSpan.push(window.from, window.until) }
-        }
-      }
-    }
-    w.f64s(seqs); w.f64s(amounts); w.u32s(windowAt); w.f64s(windowSpan)
+    const images = p.chains.map(c => c.credits.image())
+    w.u32s(images.map(x => x.lists))
+    w.i32Parts(images.map(x => x.dir))
+    w.u32s(images.map(x => x.data?.length ?? 0))
+    w.f64Parts(images.map(x => x.data))
+    w.u32s(images.map(x => x.index?.length ?? 0))
+    w.i32Parts(images.map(x => x.index))
+    const windows = images.map(x => [...x.windows ?? []].flatMap(([id, list]) => [...list].map(([entry, window]) => ({ id, entry, window }))))
+    w.u32s(windows.map(list => list.length))
+    w.u32s(windows.flatMap(list => list.flatMap(x => [x.id, x.entry])))
+    w.f64s(windows.flatMap(list => list.flatMap(x => [x.window.from, x.window.until])))
   },
   read (r, s) {
-    const listCounts = readCounts(r, s)
-    const listTo = r.u32s()
-    const listLength = r.u32s(listTo.length)
-    const seqs = r.f64s()
-    const amounts = r.f64s(seqs.length)
+    const lists = readCounts(r, s)
+    const dirs = r.i32s()
+    const dataLengths = readCounts(r, s)
+    const data = r.f64s()
+    const indexLengths = readCounts(r, s)
+    const indexes = r.i32s()
+    const windowCounts = readCounts(r, s)
     const windowAt = r.u32s()
-    const windowSpan = r.f64s(windowAt.length * 2)
-    let l = 0
+    const windowSpan = r.f64s(windowAt.length)
+    const perList = dirs.length / Math.max(1, lists.reduce((a, b) => a + b, 0))
+    let d = 0
     let e = 0
-    let w = 0
+    let i = 0
+    let x = 0
     for (const c of s.chains) {
-      const lists = listCounts[c.idx] as number
-      if (lists === 0) continue
-      let credits = 0
-      for (let k = l; k < l + lists && k < listLength.length; k++) credits += listLength[k] as number
-      c.credits.reserve(lists, credits)
-      for (let endList = l + lists; l < endList; l++) {
-        const m = listLength[l] as number
-        if (e + m > seqs.length) throw new SnapshotError('snapshot: credit lists do not add up')
-        let windows: Map<number, FundingWindow> | null = null
-        for (let j = 0; j < m; j++) {
-          if (windowAt[w] === e + j) {
-            (windows ??= new Map()).set(j, { from: windowSpan[2 * w] as number, until: windowSpan[2 * w + 1] as number })
-            w++
-          }
-        }
-        c.credits.load(listTo[l] as number, seqs, amounts, e, m, windows)
-        e += m
+      const n = lists[c.idx] as number
+      const dn = perList * n
+      const en = dataLengths[c.idx] as number
+      const iN = indexLengths[c.idx] as number
+      if (d + dn > dirs.length || e + en > data.length || i + iN > indexes.length) throw new SnapshotError('snapshot: credit books do not add up')
+      let windows: Map<number, Map<number, FundingWindow>> | null = null
+      for (let end = x + (windowCounts[c.idx] as number); x < end; x++) {
+        const id = windowAt[2 * x] as number
+        let list = (windows ??= new Map()).get(id)
+        if (list === undefined) windows.set(id, list = new Map())
+        list.set(windowAt[2 * x + 1] as number, { from: windowSpan[2 * x] as number, until: windowSpan[2 * x + 1] as number })
       }
+      if (n > 0) {
+        c.credits.adopt({
+          lists: n,
+          dir: dirs.slice(d, d + dn),
+          data: data.slice(e, e + en),
+          index: iN === 0 ? null : indexes.slice(i, i + iN),
+          windows
+        })
+      } else if (windows !== null || dn !== 0 || en !== 0 || iN !== 0) {
+        throw new SnapshotError('snapshot: credit books do not add up')
+      }
+      d += dn
+      e += en
+      i += iN
     }
-    if (l !== listTo.length || e !== seqs.length || w !== windowAt.length) throw new SnapshotError('snapshot: credit lists do not add up')
+    if (d !== dirs.length || e !== data.length || i !== indexes.length || 2 * x !== windowAt.length) throw new SnapshotError('snapshot: credit books do not add up')
   }
 }
 
@@ -663,36 +692,79 @@ const registrations: Section = {
   }
 }
 
-/** Accepted receipts by position, with the price their past held. */
+/**
+ * Accepted receipts and their settlements: the store's columns by slot, its payment id index with the
+ * seed that placed it, and each oracle chain's slots and settlements by seq, as they are.
+ */
 const receipts: Section = {
   name: 'receipts',
   write (w, { p }) {
-    const c = p.receipts.columns()
-    w.u32s(c.oracle)
-    w.f64s(c.seq)
-    w.u32s(c.payer)
-    w.u32s(c.payee)
-    w.u8s(c.contract)
-    w.f64s(c.amount.flatMap((amount, i) => [amount, c.price[i] ?? NULL]))
-    for (const id of c.paymentId) w.str(id)
+    const x = p.receipts.image()
+    w.u32(x.seed >>> 0)
+    w.i32s(x.payer)
+    w.i32s(x.payee)
+    w.u8s(x.contract)
+    w.f64s(x.amount)
+    w.f64s(x.price)
+    w.f64s(x.position)
+    w.i32s(x.nextSame)
+    w.u8s(x.paymentId.map(id => id === undefined ? 0 : 1))
+    for (const id of x.paymentId) if (id !== undefined) w.str(id)
+    w.u32s(x.free)
+    w.i32s(x.byId)
+    w.u32(x.ids)
+    w.u32s(x.oracles.map(o => o.oracle))
+    w.u32s(x.oracles.map(o => o.slot.length))
+    w.i32Parts(x.oracles.map(o => o.slot))
+    w.u32s(x.oracles.map(o => o.settledBy.length))
+    w.i32Parts(x.oracles.map(o => o.settledBy))
+    w.u32s(x.settledCount.map(([seller]) => seller))
+    w.f64s(x.settledCount.map(([, count]) => count))
   },
   read (r, s) {
-    const oracle = r.u32s()
-    const m = oracle.length
-    const seq = r.f64s(m)
-    const payer = r.u32s(m)
-    const payee = r.u32s(m)
-    const contract = r.u8s(m)
-    const figures = r.f64s(2 * m)
-    const store = s.parts.receipts
-    const seqs = new Map<number, number>()
-    for (const idx of new Set(oracle)) seqs.set(idx, chainAt(s, idx).length)
-    store.reserve(m, seqs)
-    for (let i = 0; i < m; i++) {
-      if (CONTRACTS[contract[i] as number] === undefined) throw new SnapshotError('snapshot: receipt contract')
-      const price = figures[2 * i + 1] as number
-      store.add(receiptPosition(oracle[i] as number, seq[i] as number), payer[i] as number, payee[i] as number, contract[i] as number, figures[2 * i] as number, price === NULL ? null : price, r.str())
+    const seed = r.u32() | 0
+    const payer = r.i32s().slice()
+    const n = payer.length
+    const payee = r.i32s(n).slice()
+    const contract = r.u8s(n).slice()
+    const amount = r.f64s(n).slice()
+    const price = r.f64s(n).slice()
+    const position = r.f64s(n).slice()
+    const nextSame = r.i32s(n).slice()
+    const present = r.u8s(n)
+    const paymentId: Array<string | undefined> = new Array(n)
+    for (let slot = 0; slot < n; slot++) {
+      if (present[slot] === 0) continue
+      if (CONTRACTS[contract[slot] as number] === undefined) throw new SnapshotError('snapshot: receipt contract')
+      paymentId[slot] = r.str()
     }
+    const free = Array.from(r.u32s())
+    const byId = r.i32s().slice()
+    const ids = r.u32()
+    const oracles = r.u32s()
+    const slotLengths = r.u32s(oracles.length)
+    const slots = r.i32s()
+    const settledLengths = r.u32s(oracles.length)
+    const settledBy = r.i32s()
+    let a = 0
+    let b = 0
+    const bySeq = Array.from(oracles, (oracle, i) => {
+      chainAt(s, oracle)
+      const m = slotLengths[i] as number
+      const k = settledLengths[i] as number
+      if (a + m > slots.length || b + k > settledBy.length) throw new SnapshotError('snapshot: receipts do not add up')
+      const out = { oracle, slot: slots.slice(a, a + m), settledBy: settledBy.slice(b, b + k) }
+      a += m
+      b += k
+      return out
+    })
+    if (a !== slots.length || b !== settledBy.length) throw new SnapshotError('snapshot: receipts do not add up')
+    const sellers = r.u32s()
+    const counts = r.f64s(sellers.length)
+    s.parts.receipts.adopt({
+      seed, payer, payee, contract, amount, price, position, nextSame, paymentId, free, byId, ids, oracles: bySeq,
+      settledCount: Array.from(sellers, (seller, i) => [chainAt(s, seller).idx, counts[i] as number] as const)
+    })
   }
 }
 

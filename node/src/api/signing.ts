@@ -11,7 +11,7 @@ import {
   type BodyOf, type OpKind, type OpSigner, type PublicKey, type SignedOp, type UnsignedOp, type UnsignedOpOf
 } from '@microgrid/protocol'
 import {
-  check, creditSum, creditsUpTo, draftOp, receiptPosition, RuleViolation,
+  Chain, check, creditSum, creditsUpTo, draftOp, receiptPosition, RuleViolation,
   type CausalView, type ChainView, type IngestResult, type LedgerState, type RejectCode
 } from '@microgrid/core'
 import { canSign, inTurn } from '../settlement.ts'
@@ -72,16 +72,9 @@ export function wouldReject (state: LedgerState, op: UnsignedOp): RuleViolation 
   return verdict instanceof RuleViolation ? verdict : null
 }
 
-/** A key the state has never seen, as the rules would see it: empty, registered as nothing. */
+/** A key the state has never seen, as the rules would see it: an empty chain, registered as nothing. */
 function unknownAccount (key: PublicKey): ChainView {
-  return {
-    idx: -1, key, hex: toHex(key), length: 0, ids: new Uint8Array(0), status: new Uint8Array(0), lastTs: 0, tsAt: null,
-    frontier: new Map(), witnessed: 0, balance: 0, declared: 0, spent: 0, reading: null, readingTs: 0, minted: 0, burned: 0,
-    prices: null, wholesale: null, retail: null, funds: null, credits: new Map(), creditors: new Set(), settledIds: null,
-    frozenFrom: Number.POSITIVE_INFINITY,
-    idAt: () => { throw new RangeError('no ops') },
-    priceAt: () => null
-  }
+  return new Chain(-1, key, toHex(key))
 }
 
 export interface Signed {
