@@ -5,8 +5,7 @@
  * indices differ between replicas (they follow arrival order), so the summary names accounts by key.
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { compareBytes, toHex } from '@microgrid/protocol'
+import { compareBytes, sha256Digest, toHex } from '@microgrid/protocol'
 import type { ChainView as Chain } from './chain.ts'
 import type { LedgerState } from './state.ts'
 
@@ -19,7 +18,7 @@ export function stateHash (state: LedgerState): string {
       c.key,
       c.length,
       c.length > 0 ? c.idAt(c.length - 1) : null,
-      sha256(c.status.subarray(0, c.length)),
+      sha256Digest(c.status.subarray(0, c.length)),
       c.balance,
       c.declared,
       c.spent,
@@ -41,5 +40,5 @@ export function stateHash (state: LedgerState): string {
     .sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)
   const devices = state.chains.filter(c => state.hasRole(c.idx, 'device')).map(c => toHex(c.key)).sort()
   const summary = { grid: state.gridId, minted: state.minted, burned: state.burned, settled: state.settledCount, chains, equivocations, devices }
-  return toHex(sha256(dagCbor.encode(summary)))
+  return toHex(sha256Digest(dagCbor.encode(summary)))
 }
