@@ -80,6 +80,8 @@ const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
 /** Ops per message to a `batchVerifier`: small enough that its threads start on a batch early. */
 const VERIFY_CHUNK = 32
+/** What a replay leaves in place of bytes it has decoded. */
+const EMPTY = new Uint8Array(0)
 
 export class Ledger {
   readonly storage: StorageAdapter
@@ -505,19 +507,29 @@ export class Ledger {
    */
   async #replay (): Promise<number> {
     const stored = (await this.storage.loadRange(['op'])).map(e => e.data)
-    // Every stored op was acknowledged within the pending bound, but storage order (by author) is not
-    // causal: far more ops wait on the way than ever did at once. The bound holds again afterwards.
+    // Storage order (by author) is not causal: added in it, most ops would wait for ops of authors
+    // further on, every one of them held decoded at once (3.9 GB at a million ops). Added in the order
+    // they were signed (ts, then storage order: an author's seqs in turn), nearly every op finds its
+    // past decided and is decided at once; the state is the same in any order. That order costs a
+    // first decode of each op, to read its ts.
+    const ts = new Float64Array(stored.length)
+    for (let i = 0; i < stored.length; i++) {
+      try {
+        ts[i] = decodeOp(stored[i] as Uint8Array).op.ts
+      } catch {
+        ts[i] = Number.NaN // a stored op that no longer decodes was never acknowledged in this form
+      }
+    }
+    const order = Uint32Array.from({ length: stored.length }, (_, i) => i).sort((a, b) => (ts[a] as number) - (ts[b] as number) || a - b)
+    // Every stored op was acknowledged within the pending bound; the bound holds again afterwards.
     const state = this.#freshState(Number.POSITIVE_INFINITY)
     let decoded = 0
-    for (const data of stored) {
-      let op: DecodedOp
-      try {
-        op = decodeOp(data)
-      } catch {
-        continue // a stored op that no longer decodes was never acknowledged in this form
-      }
+    for (const i of order) {
+      if (Number.isNaN(ts[i])) continue
+      const data = stored[i] as Uint8Array
+      stored[i] = EMPTY // decoded, the op's bytes are the decoded op's: let the read copy go
       decoded++
-      state.add(op)
+      state.add(decodeOp(data))
     }
     this.#state = state
     await this.#settleDirty()
