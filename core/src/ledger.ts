@@ -80,8 +80,37 @@ const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
 /** Ops per message to a `batchVerifier`: small enough that its threads start on a batch early. */
 const VERIFY_CHUNK = 32
-/** What a replay leaves in place of bytes it has decoded. */
-const EMPTY = new Uint8Array(0)
+/**
+ * Byte strings packed one after another in buffers of `PackedBytes.BLOCK` (larger than the C
+ * library's largest heap allocation, so each goes back to the system when freed): a million stored
+ * ops kept for a replay in a few blocks instead of a buffer each.
+ */
+class PackedBytes {
+  static readonly BLOCK = 64 * 1024 * 1024
+  readonly #blocks: Uint8Array[] = []
+  #used = 0
+  /** Per item: its block, its offset and its length. */
+  readonly #items: number[] = []
+
+  push (bytes: Uint8Array): void {
+    let block = this.#blocks[this.#blocks.length - 1]
+    if (block === undefined || this.#used + bytes.length > block.length) {
+      block = new Uint8Array(Math.max(PackedBytes.BLOCK, bytes.length))
+      this.#blocks.push(block)
+      this.#used = 0
+    }
+    block.set(bytes, this.#used)
+    this.#items.push(this.#blocks.length - 1, this.#used, bytes.length)
+    this.#used += bytes.length
+  }
+
+  /** Item `i`: a view of its bytes (in a block shared with others). */
+  at (i: number): Uint8Array {
+    const items = this.#items
+    const at = items[3 * i + 1] as number
+    return (this.#blocks[items[3 * i] as number] as Uint8Array).subarray(at, at + (items[3 * i + 2] as number))
+  }
+}
 
 export class Ledger {
   readonly storage: StorageAdapter
@@ -506,31 +535,30 @@ export class Ledger {
    * op it does not keep; forks and unfreezes among them are decided as they show.
    */
   async #replay (): Promise<number> {
-    const stored = (await this.storage.loadRange(['op'])).map(e => e.data)
     // Storage order (by author) is not causal: added in it, most ops would wait for ops of authors
     // further on, every one of them held decoded at once (3.9 GB at a million ops). Added in the order
     // they were signed (ts, then storage order: an author's seqs in turn), nearly every op finds its
     // past decided and is decided at once; the state is the same in any order. That order costs a
-    // first decode of each op, to read its ts.
-    const ts = new Float64Array(stored.length)
-    for (let i = 0; i < stored.length; i++) {
+    // first decode of each op, to read its ts, and the ops' bytes kept meanwhile: packed in a few
+    // large buffers, read one entry at a time where storage can scan (`scanRange`).
+    const stored = new PackedBytes()
+    const ts: number[] = []
+    for await (const { data } of this.storage.scanRange?.(['op']) ?? await this.storage.loadRange(['op'])) {
+      let t: number
       try {
-        ts[i] = decodeOp(stored[i] as Uint8Array).op.ts
+        t = decodeOp(data).op.ts
       } catch {
-        ts[i] = Number.NaN // a stored op that no longer decodes was never acknowledged in this form
+        continue // a stored op that no longer decodes was never acknowledged in this form
       }
+      stored.push(data)
+      ts.push(t)
     }
-    const order = Uint32Array.from({ length: stored.length }, (_, i) => i).sort((a, b) => (ts[a] as number) - (ts[b] as number) || a - b)
+    const order = Uint32Array.from({ length: ts.length }, (_, i) => i).sort((a, b) => (ts[a] as number) - (ts[b] as number) || a - b)
     // Every stored op was acknowledged within the pending bound; the bound holds again afterwards.
     const state = this.#freshState(Number.POSITIVE_INFINITY)
-    let decoded = 0
-    for (const i of order) {
-      if (Number.isNaN(ts[i])) continue
-      const data = stored[i] as Uint8Array
-      stored[i] = EMPTY // decoded, the op's bytes are the decoded op's: let the read copy go
-      decoded++
-      state.add(decodeOp(data))
-    }
+    // A copy each: a decoded op keeps its bytes, and a view would keep a whole block alive.
+    for (const i of order) state.add(decodeOp(stored.at(i).slice()))
+    const decoded = ts.length
     this.#state = state
     await this.#settleDirty()
     state.maxPending = this.#maxPending

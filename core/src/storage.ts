@@ -25,6 +25,12 @@ export interface StorageAdapter {
   remove (key: StorageKey): Promise<void>
   /** Every entry whose key starts with `prefix`, in ascending key order (segment by segment). */
   loadRange (prefix: StorageKey): Promise<StorageEntry[]>
+  /**
+   * Optional: the entries of `loadRange(prefix)`, in the same order, one at a time, for a range too
+   * large to hold at once (every op a node stores). Entries saved or removed while a scan runs may
+   * or may not be seen.
+   */
+  scanRange? (prefix: StorageKey): AsyncIterable<StorageEntry>
   removeRange (prefix: StorageKey): Promise<void>
   close? (): Promise<void>
 }
@@ -104,6 +110,10 @@ export class MemoryStorage implements StorageAdapter {
       if (matches(text)) out.push({ key: text.split('\0'), data: data.slice() })
     }
     return out.sort((a, b) => compareKeys(a.key, b.key))
+  }
+
+  async * scanRange (prefix: StorageKey): AsyncGenerator<StorageEntry> {
+    yield * await this.loadRange(prefix)
   }
 
   async removeRange (prefix: StorageKey): Promise<void> {

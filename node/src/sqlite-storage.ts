@@ -238,6 +238,22 @@ export class SqliteStorage implements StorageAdapter {
     return out
   }
 
+  /** `loadRange`, one entry at a time: a statement of its own walks the range as it is read. */
+  async * scanRange (prefix: StorageKey): AsyncGenerator<StorageEntry> {
+    this.#open()
+    checkKey(prefix, true)
+    const statement = (this.#db as DatabaseSync).prepare(prefix.length === 0 ? SQLITE_STORAGE_SQL.all : SQLITE_STORAGE_SQL.range)
+    statement.setReturnArrays(true)
+    const rows = (prefix.length === 0 ? statement.iterate() : statement.iterate(...rangeOf(prefix))) as unknown as Iterator<[Uint8Array, Uint8Array, number]>
+    for (;;) {
+      this.#open() // closed while the scan waited for its reader
+      const row = rows.next()
+      if (row.done === true) return
+      const [key, data, parts] = row.value
+      yield { key: decodeKey(key), data: parts > 0 ? this.#joinParts(key, parts) : data }
+    }
+  }
+
   async removeRange (prefix: StorageKey): Promise<void> {
     this.#open()
     checkKey(prefix, true)

@@ -261,6 +261,19 @@ describe('SqliteStorage', () => {
       }
     })
 
+    it('a scan walks the range as it is read, and stops with a clear error when the store closes under it', async () => {
+      const store = openStore()
+      await store.saveBatch(Array.from({ length: 100 }, (_, i) => ({ key: ['op', String(i).padStart(3, '0')], data: bytes(i) })))
+      const scan = store.scanRange(['op'])[Symbol.asyncIterator]()
+      expect((await scan.next()).value?.key).toEqual(['op', '000'])
+      // Another read and a write between two steps of the scan.
+      expect(await store.loadRange(['op'])).toHaveLength(100)
+      await store.save(['other'], bytes(1))
+      expect((await scan.next()).value?.key).toEqual(['op', '001'])
+      await store.close()
+      await expect(scan.next()).rejects.toThrow(SqliteStorageClosedError)
+    })
+
     it('count counts keys under a prefix', async () => {
       const store = openStore()
       expect(await store.count()).toBe(0)

@@ -204,6 +204,20 @@ export function runStorageAdapterTests (
         ])
       })
 
+      it('scanRange, where the adapter has it, gives what loadRange gives, in the same order', async () => {
+        if (store.scanRange === undefined) return
+        await seed()
+        await store.save(['ops', 'big'], new Uint8Array(1_100_000).fill(7))
+        for (const prefix of [[], ['ops'], ['ops', 'a'], ['op'], ['nothing']]) {
+          const scanned: StorageEntry[] = []
+          for await (const entry of store.scanRange(prefix)) scanned.push(entry)
+          const loaded = await store.loadRange(prefix)
+          expect(keysOf(scanned), JSON.stringify(prefix)).toEqual(keysOf(loaded))
+          expect(scanned.map(e => e.data), JSON.stringify(prefix)).toEqual(loaded.map(e => e.data))
+        }
+        await expect((async () => { for await (const _ of store.scanRange!(['ops', ''])) break })()).rejects.toThrow()
+      })
+
       it('orders segment by segment, not by a joined string', async () => {
         // Joined with "/", "a-/z" would sort before "a/b" ("-" < "/"); segment by segment "a" < "a-".
         const keys: StorageKey[] = [['a-', 'a'], ['a', 'z'], ['a'], ['a', 'b', 'c'], ['a', 'b'], ['a0'], ['A'], ['a', 'B'], ['9'], ['10']]
