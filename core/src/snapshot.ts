@@ -143,20 +143,16 @@ class Writer {
     this.bytes(values.length, out => out.set(values))
   }
 
-  u32s (values: ArrayLike<number>): void {
-    this.u32(values.length)
-    this.align(4)
-    this.#room(values.length * 4)
-    new Uint32Array(this.buf.buffer, this.pos, values.length).set(values)
-    this.pos += values.length * 4
-  }
+  u32s (values: ArrayLike<number>): void { this.#array(values, 4, (at, n) => new Uint32Array(this.buf.buffer, at, n)) }
+  i32s (values: ArrayLike<number>): void { this.#array(values, 4, (at, n) => new Int32Array(this.buf.buffer, at, n)) }
 
-  i32s (values: ArrayLike<number>): void {
+  /** A count, then the numbers, aligned to their `size`. */
+  #array (values: ArrayLike<number>, size: number, view: (at: number, n: number) => Uint32Array | Int32Array | Float64Array): void {
     this.u32(values.length)
-    this.align(4)
-    this.#room(values.length * 4)
-    new Int32Array(this.buf.buffer, this.pos, values.length).set(values)
-    this.pos += values.length * 4
+    this.align(size)
+    this.#room(values.length * size)
+    view(this.pos, values.length).set(values)
+    this.pos += values.length * size
   }
 
   /** Arrays one after the other, as one array (their lengths are written elsewhere). */
@@ -184,13 +180,8 @@ class Writer {
     this.pos += n * size
   }
 
-  f64s (values: ArrayLike<number>): void {
-    this.u32(values.length)
-    this.align(8)
-    this.#room(values.length * 8)
-    new Float64Array(this.buf.buffer, this.pos, values.length).set(values)
-    this.pos += values.length * 8
-  }
+  f64s (values: ArrayLike<number>): void { this.#array(values, 8, (at, n) => new Float64Array(this.buf.buffer, at, n)) }
+
 }
 
 class Reader {
@@ -227,30 +218,17 @@ class Reader {
 
   u8s (expected?: number): Uint8Array { return this.bytes(expected) }
 
-  u32s (expected?: number): Uint32Array {
-    const n = this.#count(expected)
-    this.align(4)
-    this.#need(n * 4)
-    const out = new Uint32Array(this.buf.buffer, this.buf.byteOffset + this.pos, n)
-    this.pos += n * 4
-    return out
-  }
+  u32s (expected?: number): Uint32Array { return this.#array(expected, 4, (b, at, n) => new Uint32Array(b, at, n)) }
+  i32s (expected?: number): Int32Array { return this.#array(expected, 4, (b, at, n) => new Int32Array(b, at, n)) }
+  f64s (expected?: number): Float64Array { return this.#array(expected, 8, (b, at, n) => new Float64Array(b, at, n)) }
 
-  i32s (expected?: number): Int32Array {
+  /** A count, then that many numbers of `size` bytes, aligned: a view of them. */
+  #array<T> (expected: number | undefined, size: number, view: (buffer: ArrayBufferLike, at: number, n: number) => T): T {
     const n = this.#count(expected)
-    this.align(4)
-    this.#need(n * 4)
-    const out = new Int32Array(this.buf.buffer, this.buf.byteOffset + this.pos, n)
-    this.pos += n * 4
-    return out
-  }
-
-  f64s (expected?: number): Float64Array {
-    const n = this.#count(expected)
-    this.align(8)
-    this.#need(n * 8)
-    const out = new Float64Array(this.buf.buffer, this.buf.byteOffset + this.pos, n)
-    this.pos += n * 8
+    this.align(size)
+    this.#need(n * size)
+    const out = view(this.buf.buffer, this.buf.byteOffset + this.pos, n)
+    this.pos += n * size
     return out
   }
 
