@@ -29,6 +29,7 @@ import {
   type BatchVerifier, type Clock, type IngestResult, type StorageAdapter
 } from '@microgrid/core'
 import { loadOrCreatePeerKey } from './identity.ts'
+import { readAhead } from './read-ahead.ts'
 import { lightServer } from './light-server.ts'
 import { SqliteStorage } from './sqlite-storage.ts'
 import { InviteError, inviteUri, parseInvite } from './invite.ts'
@@ -55,35 +56,13 @@ const SYNC_IN_FLIGHT = 4
  */
 const STREAM_WINDOW = 1024 * 1024
 
+/** What a pull may have received and not yet read (see read-ahead.ts): above the largest sync message. */
+const SYNC_READ_AHEAD = SYNC_LIMITS.maxMessageBytes + 16
 /**
- * What a pull lets the serving peer send ahead of the ledger. Past SYNC_READ_AHEAD bytes received and
- * not yet read the stream is paused (the muxer then stops granting the peer window), and resumed when a
- * read might need more: above the largest message, so a paused stream always holds a whole one.
  * libp2p's byte stream aborts past its buffer size (4 MiB by default, the largest sync message): it
  * holds the read-ahead plus what was in flight when the pause went out (one stream window).
  */
-const SYNC_READ_AHEAD = SYNC_LIMITS.maxMessageBytes + 16
 const SYNC_READ_BUFFER = SYNC_READ_AHEAD + 2 * STREAM_WINDOW
-
-/** Backpressure for a stream read through `lpStream`: counts bytes in and out, pauses and resumes. */
-function readAhead (stream: Stream): { reading: () => void, consumed: (length: number) => void } {
-  let received = 0
-  let read = 0
-  stream.addEventListener('message', evt => {
-    received += evt.data.byteLength
-    if (received - read > SYNC_READ_AHEAD && stream.readStatus === 'readable') stream.pause()
-  })
-  return {
-    reading: () => { if (stream.readStatus === 'paused' && received - read <= SYNC_READ_AHEAD) stream.resume() },
-    consumed: length => { read += length + varintLength(length) }
-  }
-}
-
-function varintLength (n: number): number {
-  let bytes = 1
-  while (n >= 0x80) { n = Math.floor(n / 0x80); bytes++ }
-  return bytes
-}
 
 export interface MicrogridNodeInit {
   /** The grid's genesis op; needed the first time a data directory is used. */
@@ -475,7 +454,7 @@ export class MicrogridNode {
     const request: PullRequest = { t: 'pull', grid: this.ledger.gridId, heads, forks }
     const stream = await this.libp2p.dialProtocol(peerIdOf(this.libp2p, peer), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
     const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxMessageBytes, maxBufferSize: SYNC_READ_BUFFER })
-    const flow = readAhead(stream)
+    const flow = readAhead(stream, SYNC_READ_AHEAD)
     let count = 0
     try {
       await lp.write(encodeMessage(request), { signal: AbortSignal.timeout(10_000) })
