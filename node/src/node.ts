@@ -471,6 +471,9 @@ export class MicrogridNode {
       try {
         let next = read()
         for (;;) {
+          // Let the event loop take its I/O between batches: applying them back to back kept it busy
+          // ~1 s at a time during a long sync, and the keep-alive ping and gossip waited that long.
+          await new Promise(resolve => setImmediate(resolve))
           const message = await next
           if (message.t === 'done') {
             while (applying.length > 0) await settleOne()

@@ -21,12 +21,28 @@ export interface ReadAhead {
 export function readAhead (stream: ReadAheadStream, limit: number): ReadAhead {
   let received = 0
   let read = 0
+  let resuming = false
+  const pauseIfAhead = (): void => {
+    if (received - read > limit && stream.readStatus === 'readable') stream.pause()
+  }
   stream.addEventListener('message', evt => {
     received += evt.data.byteLength
-    if (received - read > limit && stream.readStatus === 'readable') stream.pause()
+    // Not from inside `resume()`: it hands over what arrived while paused and only then tells the
+    // muxer to grant window again, which would undo a pause made meanwhile (the stream would stay
+    // paused with the sender granted window on every frame, and its buffer would grow unbounded).
+    if (!resuming) pauseIfAhead()
   })
   return {
-    reading: () => { if (stream.readStatus === 'paused' && received - read <= limit) stream.resume() },
+    reading: () => {
+      if (stream.readStatus !== 'paused' || received - read > limit) return
+      resuming = true
+      try {
+        stream.resume()
+      } finally {
+        resuming = false
+      }
+      pauseIfAhead() // what had arrived while paused may take it past the limit again
+    },
     consumed: length => { read += length + varintLength(length) }
   }
 }
