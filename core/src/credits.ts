@@ -43,7 +43,7 @@ export function creditSum (entries: ArrayLike<number>, i: number, end: number): 
 }
 
 /** Numbers per list in `CreditBook`'s directory: credited account, start in the arena, credits, room. */
-const DIR = 4
+export const CREDIT_DIR = 4
 
 /** A `CreditBook` to read, and to image for a snapshot. */
 export interface ReadonlyCreditBook extends ReadonlyMap<number, Readonly<CreditList>> {
@@ -92,27 +92,27 @@ export class CreditBook implements ReadonlyCreditBook {
     for (let i = hashIdx(to) & mask; ; i = (i + 1) & mask) {
       const v = index[i] as number
       if (v === 0) return -1
-      if (dir[(v - 1) * DIR] === to) return v - 1
+      if (dir[(v - 1) * CREDIT_DIR] === to) return v - 1
     }
   }
 
   /** The account list `id` credits (list ids are 0 to size − 1). */
   accountOf (id: number): number {
-    return (this.#dir as Int32Array)[id * DIR] as number
+    return (this.#dir as Int32Array)[id * CREDIT_DIR] as number
   }
 
   /** How many credits list `id` holds. */
   count (id: number): number {
-    return (this.#dir as Int32Array)[id * DIR + 2] as number
+    return (this.#dir as Int32Array)[id * CREDIT_DIR + 2] as number
   }
 
   /** How many credits of list `id` have a seq ≤ `seq`. */
   upTo (id: number, seq: number): number {
     const dir = this.#dir as Int32Array
     const data = this.#data as Float64Array
-    const start = dir[id * DIR + 1] as number
+    const start = dir[id * CREDIT_DIR + 1] as number
     let lo = 0
-    let hi = dir[id * DIR + 2] as number
+    let hi = dir[id * CREDIT_DIR + 2] as number
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
       if ((data[start + 2 * mid] as number) <= seq) lo = mid + 1
@@ -123,7 +123,7 @@ export class CreditBook implements ReadonlyCreditBook {
 
   /** The running total of list `id` after its first `n` credits. */
   totalAt (id: number, n: number): number {
-    return n === 0 ? 0 : (this.#data as Float64Array)[((this.#dir as Int32Array)[id * DIR + 1] as number) + 2 * n - 1] as number
+    return n === 0 ? 0 : (this.#data as Float64Array)[((this.#dir as Int32Array)[id * CREDIT_DIR + 1] as number) + 2 * n - 1] as number
   }
 
   /** The sum of credits i..end-1 of list `id`. */
@@ -151,13 +151,13 @@ export class CreditBook implements ReadonlyCreditBook {
     let id = this.listOf(to)
     if (id < 0) id = this.#begin(to, 2)
     const dir = this.#dir as Int32Array
-    const n = dir[id * DIR + 2] as number
-    if (n === dir[id * DIR + 3]) this.#move(id, Math.max(2, 2 * n))
+    const n = dir[id * CREDIT_DIR + 2] as number
+    if (n === dir[id * CREDIT_DIR + 3]) this.#move(id, Math.max(2, 2 * n))
     const data = this.#data as Float64Array
-    const at = (dir[id * DIR + 1] as number) + 2 * n
+    const at = (dir[id * CREDIT_DIR + 1] as number) + 2 * n
     data[at] = seq
     data[at + 1] = (n > 0 ? data[at - 1] as number : 0) + wh
-    dir[id * DIR + 2] = n + 1
+    dir[id * CREDIT_DIR + 2] = n + 1
     if (window !== null) {
       const windows = this.#windows ??= new Map()
       let w = windows.get(id)
@@ -174,20 +174,20 @@ export class CreditBook implements ReadonlyCreditBook {
     const lists = this.#lists
     if (lists === 0) return { lists, dir: null, data: null, index: null, windows: null }
     const from = this.#dir as Int32Array
-    const dir = new Int32Array(lists * DIR)
+    const dir = new Int32Array(lists * CREDIT_DIR)
     let size = 0
-    for (let id = 0; id < lists; id++) size += 2 * (from[id * DIR + 2] as number)
+    for (let id = 0; id < lists; id++) size += 2 * (from[id * CREDIT_DIR + 2] as number)
     const data = new Float64Array(size)
     const old = this.#data as Float64Array
     let at = 0
     for (let id = 0; id < lists; id++) {
-      const n = from[id * DIR + 2] as number
-      const start = from[id * DIR + 1] as number
+      const n = from[id * CREDIT_DIR + 2] as number
+      const start = from[id * CREDIT_DIR + 1] as number
       data.set(old.subarray(start, start + 2 * n), at)
-      dir[id * DIR] = from[id * DIR] as number
-      dir[id * DIR + 1] = at
-      dir[id * DIR + 2] = n
-      dir[id * DIR + 3] = n
+      dir[id * CREDIT_DIR] = from[id * CREDIT_DIR] as number
+      dir[id * CREDIT_DIR + 1] = at
+      dir[id * CREDIT_DIR + 2] = n
+      dir[id * CREDIT_DIR + 3] = n
       at += 2 * n
     }
     return { lists, dir, data, index: this.#index, windows: this.#windows }
@@ -200,9 +200,9 @@ export class CreditBook implements ReadonlyCreditBook {
       this.clear()
       return
     }
-    if (dir === null || data === null || index === null || dir.length !== lists * DIR || index.length < 2 * lists || (index.length & (index.length - 1)) !== 0) throw new RangeError('not a credit book of this shape')
+    if (dir === null || data === null || index === null || dir.length !== lists * CREDIT_DIR || index.length < 2 * lists || (index.length & (index.length - 1)) !== 0) throw new RangeError('not a credit book of this shape')
     for (let id = 0; id < lists; id++) {
-      if ((dir[id * DIR + 1] as number) + 2 * (dir[id * DIR + 3] as number) > data.length || (dir[id * DIR + 2] as number) > (dir[id * DIR + 3] as number)) throw new RangeError('a credit list outside its book')
+      if ((dir[id * CREDIT_DIR + 1] as number) + 2 * (dir[id * CREDIT_DIR + 3] as number) > data.length || (dir[id * CREDIT_DIR + 2] as number) > (dir[id * CREDIT_DIR + 3] as number)) throw new RangeError('a credit list outside its book')
     }
     this.#lists = lists
     this.#dir = dir
@@ -226,16 +226,16 @@ export class CreditBook implements ReadonlyCreditBook {
 
   #begin (to: number, room: number): number {
     const id = this.#lists++
-    if (this.#dir === null || (id + 1) * DIR > this.#dir.length) {
-      const dir = new Int32Array(Math.max(4, id + 1 + (id >>> 1)) * DIR)
+    if (this.#dir === null || (id + 1) * CREDIT_DIR > this.#dir.length) {
+      const dir = new Int32Array(Math.max(4, id + 1 + (id >>> 1)) * CREDIT_DIR)
       if (this.#dir !== null) dir.set(this.#dir)
       this.#dir = dir
     }
     const dir = this.#dir
-    dir[id * DIR] = to
-    dir[id * DIR + 1] = this.#claim(2 * room)
-    dir[id * DIR + 2] = 0
-    dir[id * DIR + 3] = room
+    dir[id * CREDIT_DIR] = to
+    dir[id * CREDIT_DIR + 1] = this.#claim(2 * room)
+    dir[id * CREDIT_DIR + 2] = 0
+    dir[id * CREDIT_DIR + 3] = room
     if (this.#index === null || (id + 1) * 2 > this.#index.length) this.#reindex(tableSize(id + 1))
     else this.#place(id)
     return id
@@ -259,14 +259,14 @@ export class CreditBook implements ReadonlyCreditBook {
   /** Moves list `id` to the arena's end with room for `room` credits. */
   #move (id: number, room: number): void {
     const dir = this.#dir as Int32Array
-    const n = dir[id * DIR + 2] as number
+    const n = dir[id * CREDIT_DIR + 2] as number
     const start = this.#claim(2 * room) // may compact: read the list's start after
-    const from = dir[id * DIR + 1] as number
+    const from = dir[id * CREDIT_DIR + 1] as number
     const data = this.#data as Float64Array
     data.copyWithin(start, from, from + 2 * n)
-    this.#waste += 2 * (dir[id * DIR + 3] as number)
-    dir[id * DIR + 1] = start
-    dir[id * DIR + 3] = room
+    this.#waste += 2 * (dir[id * CREDIT_DIR + 3] as number)
+    dir[id * CREDIT_DIR + 1] = start
+    dir[id * CREDIT_DIR + 3] = room
   }
 
   /** Rewrites the arena with the lists only, each with its room. */
@@ -274,14 +274,14 @@ export class CreditBook implements ReadonlyCreditBook {
     const dir = this.#dir as Int32Array
     const old = this.#data as Float64Array
     let size = 0
-    for (let id = 0; id < this.#lists; id++) size += 2 * (dir[id * DIR + 3] as number)
+    for (let id = 0; id < this.#lists; id++) size += 2 * (dir[id * CREDIT_DIR + 3] as number)
     const data = new Float64Array(Math.max(8, size + (size >>> 1)))
     let at = 0
     for (let id = 0; id < this.#lists; id++) {
-      const from = dir[id * DIR + 1] as number
-      data.set(old.subarray(from, from + 2 * (dir[id * DIR + 2] as number)), at)
-      dir[id * DIR + 1] = at
-      at += 2 * (dir[id * DIR + 3] as number)
+      const from = dir[id * CREDIT_DIR + 1] as number
+      data.set(old.subarray(from, from + 2 * (dir[id * CREDIT_DIR + 2] as number)), at)
+      dir[id * CREDIT_DIR + 1] = at
+      at += 2 * (dir[id * CREDIT_DIR + 3] as number)
     }
     this.#data = data
     this.#used = at
@@ -291,7 +291,7 @@ export class CreditBook implements ReadonlyCreditBook {
   #place (id: number): void {
     const index = this.#index as Int32Array
     const mask = index.length - 1
-    let i = hashIdx((this.#dir as Int32Array)[id * DIR] as number) & mask
+    let i = hashIdx((this.#dir as Int32Array)[id * CREDIT_DIR] as number) & mask
     while (index[i] !== 0) i = (i + 1) & mask
     index[i] = id + 1
   }
@@ -305,8 +305,8 @@ export class CreditBook implements ReadonlyCreditBook {
 
   #list (id: number): CreditList {
     const dir = this.#dir as Int32Array
-    const start = dir[id * DIR + 1] as number
-    return { entries: (this.#data as Float64Array).subarray(start, start + 2 * (dir[id * DIR + 2] as number)), windows: this.#windows?.get(id) ?? null }
+    const start = dir[id * CREDIT_DIR + 1] as number
+    return { entries: (this.#data as Float64Array).subarray(start, start + 2 * (dir[id * CREDIT_DIR + 2] as number)), windows: this.#windows?.get(id) ?? null }
   }
 
   get (to: number): CreditList | undefined {
@@ -319,7 +319,7 @@ export class CreditBook implements ReadonlyCreditBook {
   }
 
   * keys (): MapIterator<number> {
-    for (let id = 0; id < this.#lists; id++) yield (this.#dir as Int32Array)[id * DIR] as number
+    for (let id = 0; id < this.#lists; id++) yield (this.#dir as Int32Array)[id * CREDIT_DIR] as number
   }
 
   * values (): MapIterator<CreditList> {
@@ -327,7 +327,7 @@ export class CreditBook implements ReadonlyCreditBook {
   }
 
   * entries (): MapIterator<[number, CreditList]> {
-    for (let id = 0; id < this.#lists; id++) yield [(this.#dir as Int32Array)[id * DIR] as number, this.#list(id)]
+    for (let id = 0; id < this.#lists; id++) yield [(this.#dir as Int32Array)[id * CREDIT_DIR] as number, this.#list(id)]
   }
 
   [Symbol.iterator] (): MapIterator<[number, CreditList]> {
@@ -369,7 +369,7 @@ export interface FunderAccount {
 }
 
 /** Numbers per funder in `DeviceFunds`' columns: put, burned, returned, general. */
-const ACCOUNT = 4
+export const FUNDER_COLUMNS = 4
 
 /**
  * A device's funding: an account per funder (what it put in, what of it burned, what came back, its
@@ -381,7 +381,7 @@ export class DeviceFunds {
   windows: WindowFunds[] = []
   /** Funders (chain indices) in the order each first funded the device, and their accounts. */
   #funder = new Int32Array(2)
-  #account = new Float64Array(2 * ACCOUNT)
+  #account = new Float64Array(2 * FUNDER_COLUMNS)
   #n = 0
   /** Open addressing by funder (slot + 1) once there are more than a few. */
   #index: Int32Array<ArrayBuffer> | null = null
@@ -391,7 +391,7 @@ export class DeviceFunds {
     const out = new Map<number, FunderAccount>()
     const a = this.#account
     for (let i = 0; i < this.#n; i++) {
-      out.set(this.#funder[i] as number, { put: a[i * ACCOUNT] as number, burned: a[i * ACCOUNT + 1] as number, returned: a[i * ACCOUNT + 2] as number, general: a[i * ACCOUNT + 3] as number })
+      out.set(this.#funder[i] as number, { put: a[i * FUNDER_COLUMNS] as number, burned: a[i * FUNDER_COLUMNS + 1] as number, returned: a[i * FUNDER_COLUMNS + 2] as number, general: a[i * FUNDER_COLUMNS + 3] as number })
     }
     return out
   }
@@ -424,7 +424,7 @@ export class DeviceFunds {
       const ids = new Int32Array(size)
       ids.set(this.#funder)
       this.#funder = ids
-      const account = new Float64Array(size * ACCOUNT)
+      const account = new Float64Array(size * FUNDER_COLUMNS)
       account.set(this.#account)
       this.#account = account
     }
@@ -451,18 +451,18 @@ export class DeviceFunds {
   /** Adds `wh` to column `column` (put, burned, returned, general) of the account in `slot`. */
   #addTo (slot: number, column: number, wh: number): void {
     const a = this.#account
-    a[slot * ACCOUNT + column] = (a[slot * ACCOUNT + column] as number) + wh
+    a[slot * FUNDER_COLUMNS + column] = (a[slot * FUNDER_COLUMNS + column] as number) + wh
   }
 
   /** Its columns up to its funders (and their index, if it has one): what a snapshot keeps. */
   image (): { funder: Int32Array<ArrayBuffer>, account: Float64Array<ArrayBuffer>, index: Int32Array<ArrayBuffer> | null } {
-    return { funder: this.#funder.subarray(0, this.#n), account: this.#account.subarray(0, this.#n * ACCOUNT), index: this.#index }
+    return { funder: this.#funder.subarray(0, this.#n), account: this.#account.subarray(0, this.#n * FUNDER_COLUMNS), index: this.#index }
   }
 
   /** Takes an `image()`'s columns (its own copies) and the windows as its contents. */
   adopt (funder: Int32Array<ArrayBuffer>, account: Float64Array<ArrayBuffer>, index: Int32Array<ArrayBuffer> | null, windows: WindowFunds[]): void {
     const n = funder.length
-    if (account.length !== n * ACCOUNT || (index !== null && (index.length < 2 * n || (index.length & (index.length - 1)) !== 0)) || (index === null && n > 8)) throw new RangeError('not device funds of this shape')
+    if (account.length !== n * FUNDER_COLUMNS || (index !== null && (index.length < 2 * n || (index.length & (index.length - 1)) !== 0)) || (index === null && n > 8)) throw new RangeError('not device funds of this shape')
     this.#funder = funder
     this.#account = account
     this.#n = n
@@ -481,7 +481,7 @@ export class DeviceFunds {
   usableAt (t: number): number {
     let usable = 0
     const a = this.#account
-    for (let i = 0; i < this.#n; i++) usable += a[i * ACCOUNT + 3] as number
+    for (let i = 0; i < this.#n; i++) usable += a[i * FUNDER_COLUMNS + 3] as number
     for (const w of this.windows) if (w.from <= t && t < w.until) usable += w.remaining
     return usable
   }
@@ -500,9 +500,9 @@ export class DeviceFunds {
     }
     const a = this.#account
     for (let i = 0; i < this.#n && left > 0; i++) {
-      const take = Math.min(a[i * ACCOUNT + 3] as number, left)
-      a[i * ACCOUNT + 3] = (a[i * ACCOUNT + 3] as number) - take
-      a[i * ACCOUNT + 1] = (a[i * ACCOUNT + 1] as number) + take
+      const take = Math.min(a[i * FUNDER_COLUMNS + 3] as number, left)
+      a[i * FUNDER_COLUMNS + 3] = (a[i * FUNDER_COLUMNS + 3] as number) - take
+      a[i * FUNDER_COLUMNS + 1] = (a[i * FUNDER_COLUMNS + 1] as number) + take
       left -= take
     }
     if (left > 0) throw new RangeError(`draw: ${left} Wh more than usable`)

@@ -29,7 +29,7 @@ import {
   type DecodedOp, type DeviceCategory, type FundingWindow, type OpId, type RegisterBody
 } from '@microgrid/protocol'
 import { Chain, type ReadonlyDeviceFunds } from './chain.ts'
-import { DeviceFunds, type WindowFunds } from './credits.ts'
+import { CREDIT_DIR, DeviceFunds, FUNDER_COLUMNS, type WindowFunds } from './credits.ts'
 import { tableLength } from './int-map.ts'
 import type { Equivocation } from './forks.ts'
 import { ReceiptStore, SALE_CONTRACTS as CONTRACTS } from './receipts.ts'
@@ -500,7 +500,6 @@ const funds: Section = {
     const windowCounts = r.u32s(devices.length)
     const windowFunders = r.u32s()
     const spans = r.f64s(windowFunders.length * 3)
-    const perFunder = accounts.length / Math.max(1, funders.length)
     let f = 0
     let i = 0
     let x = 0
@@ -513,7 +512,7 @@ const funds: Section = {
         windows.push({ funder: windowFunders[x] as number, from: spans[3 * x] as number, until: spans[3 * x + 1] as number, remaining: int(spans[3 * x + 2] as number) })
       }
       const funds = chainAt(s, idx).funds = new DeviceFunds()
-      funds.adopt(funders.slice(f, f + n), accounts.slice(perFunder * f, perFunder * (f + n)), m === 0 ? null : indexes.slice(i, i + m), windows)
+      funds.adopt(funders.slice(f, f + n), accounts.slice(FUNDER_COLUMNS * f, FUNDER_COLUMNS * (f + n)), m === 0 ? null : indexes.slice(i, i + m), windows)
       f += n
       i += m
     })
@@ -558,14 +557,13 @@ const credits: Section = {
     const windowCounts = readCounts(r, s)
     const windowAt = r.u32s()
     const windowSpan = r.f64s(windowAt.length)
-    const perList = dirs.length / Math.max(1, lists.reduce((a, b) => a + b, 0))
     let d = 0
     let e = 0
     let i = 0
     let x = 0
     for (const c of s.chains) {
       const n = lists[c.idx] as number
-      const dn = perList * n
+      const dn = CREDIT_DIR * n
       const en = dataLengths[c.idx] as number
       const iN = indexLengths[c.idx] as number
       if (d + dn > dirs.length || e + en > data.length || i + iN > indexes.length) throw new SnapshotError('snapshot: credit books do not add up')

@@ -230,12 +230,12 @@ export class SqliteStorage implements StorageAdapter {
     const rows = (prefix.length === 0
       ? this.#statements.all.all()
       : this.#statements.range.all(...rangeOf(prefix))) as unknown as Array<[Uint8Array, Uint8Array, number]>
-    const out: StorageEntry[] = new Array(rows.length)
-    for (let i = 0; i < rows.length; i++) {
-      const [key, data, parts] = rows[i] as [Uint8Array, Uint8Array, number]
-      out[i] = { key: decodeKey(key), data: parts > 0 ? this.#joinParts(key, parts) : data }
-    }
-    return out
+    return rows.map(row => this.#entryOf(row))
+  }
+
+  /** A row of the range statements as an entry, its value joined from its parts if it has them. */
+  #entryOf ([key, data, parts]: [Uint8Array, Uint8Array, number]): StorageEntry {
+    return { key: decodeKey(key), data: parts > 0 ? this.#joinParts(key, parts) : data }
   }
 
   /** `loadRange`, one entry at a time: a statement of its own walks the range as it is read. */
@@ -249,8 +249,7 @@ export class SqliteStorage implements StorageAdapter {
       this.#open() // closed while the scan waited for its reader
       const row = rows.next()
       if (row.done === true) return
-      const [key, data, parts] = row.value
-      yield { key: decodeKey(key), data: parts > 0 ? this.#joinParts(key, parts) : data }
+      yield this.#entryOf(row.value)
     }
   }
 
