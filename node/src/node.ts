@@ -471,9 +471,6 @@ export class MicrogridNode {
       try {
         let next = read()
         for (;;) {
-          // Let the event loop take its I/O between batches: applying them back to back kept it busy
-          // ~1 s at a time during a long sync, and the keep-alive ping and gossip waited that long.
-          await new Promise(resolve => setImmediate(resolve))
           const message = await next
           if (message.t === 'done') {
             while (applying.length > 0) await settleOne()
@@ -481,6 +478,10 @@ export class MicrogridNode {
             return { count, more: message.more && count > 0 }
           }
           if (message.t === 'error') throw new Error(`peer refused the pull: ${message.message}`)
+          // Let the event loop take its I/O before each batch: applying them back to back kept it busy
+          // ~1 s at a time during a long sync, and the keep-alive ping and gossip waited that long.
+          // Not before the end: the pull is over as soon as its last batch is decided.
+          await new Promise(resolve => setImmediate(resolve))
           // Read the next batch while this one is applied, so the server keeps sending.
           next = read()
           next.catch(() => {})
