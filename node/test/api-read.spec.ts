@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deviceUri, gridIdText, toHex } from '@microgrid/protocol'
 import { fundsOf } from '@microgrid/core'
-import { json, signAt, startFixture, type Fixture } from './api-fixture.ts'
+import { json, signAt, startFixture, TOKEN, type Fixture } from './api-fixture.ts'
 
 let f: Fixture
 beforeAll(async () => { f = await startFixture() })
@@ -219,5 +219,71 @@ describe('GET /forks', () => {
     expect(frozen).toEqual([{ account: f.id(cheat), label: null, frozenFrom: 0 }])
     const s = await json(await f.get('/api/v1/status'))
     expect([s.forks, s.frozen]).toEqual([1, 1])
+  })
+})
+
+describe('bad query and path values', () => {
+  const id = (): string => f.id(f.isl.utility)
+  // Each: the request, and what the message must say (naming the parameter).
+  const cases = (): Array<[string, RegExp]> => [
+    ['/api/v1/devices?category=castle', /^query\.category: expected one of household, street-light, stadium, public, business, other, got "castle"$/],
+    ['/api/v1/devices?category=', /^query\.category: expected one of household, .*, got ""$/],
+    ['/api/v1/devices?category=household&category=street-light', /^query\.category: given more than once/],
+    ['/api/v1/devices?categroy=street-light', /^query: unknown parameter "categroy": this route takes category \(and token\)$/],
+    ['/api/v1/devices/mg1nope', /^path\.id: account id: "mg1nope" is not valid bech32/],
+    [`/api/v1/devices/${'x'.repeat(300)}`, /^path\.id: Too big: expected string to have <=200 characters$/],
+    ['/api/v1/accounts?role=castle', /^query\.role: expected one of registrar, oracle, utility, producer, generation-meter, consumer, resident, got "castle"$/],
+    ['/api/v1/accounts?role=utility&role=producer', /^query\.role: given more than once/],
+    ['/api/v1/accounts?roles=utility', /^query: unknown parameter "roles": this route takes role \(and token\)$/],
+    [`/api/v1/accounts/${id().slice(0, -1)}${id().endsWith('q') ? 'p' : 'q'}`, /^path\.id: account id: .*checksum/i],
+    ['/api/v1/accounts/%20', /^path\.id: account id: /],
+    [`/api/v1/accounts/${id()}?limit=5`, /^query: unknown parameter "limit": this route takes no parameters \(but token\)$/],
+    [`/api/v1/accounts/mg1nope/history`, /^path\.id: account id: "mg1nope"/],
+    [`/api/v1/accounts/${id()}/history?limit=1e2`, /^query\.limit: expected a whole number 1-500, got "1e2"$/],
+    [`/api/v1/accounts/${id()}/history?limit=0x10`, /^query\.limit: expected a whole number 1-500, got "0x10"$/],
+    [`/api/v1/accounts/${id()}/history?limit=2.5`, /^query\.limit: expected a whole number 1-500, got "2\.5"$/],
+    [`/api/v1/accounts/${id()}/history?limit=-1`, /^query\.limit: expected a whole number 1-500, got "-1"$/],
+    [`/api/v1/accounts/${id()}/history?limit=`, /^query\.limit: expected a whole number 1-500, got ""$/],
+    [`/api/v1/accounts/${id()}/history?limit=501`, /^query\.limit: expected a whole number 1-500$/],
+    [`/api/v1/accounts/${id()}/history?limit=2&limit=3`, /^query\.limit: given more than once/],
+    [`/api/v1/accounts/${id()}/history?before=`, /^query\.before: expected a cursor from a previous page/],
+    [`/api/v1/accounts/${id()}/history?before=1&before=2`, /^query\.before: given more than once/],
+    [`/api/v1/accounts/${id()}/history?page=2`, /^query: unknown parameter "page": this route takes before, limit \(and token\)$/],
+    ['/api/v1/receipts?settled=yes', /^query\.settled: expected one of true, false, got "yes"$/],
+    ['/api/v1/receipts?settled=', /^query\.settled: expected one of true, false, got ""$/],
+    ['/api/v1/receipts?setled=true', /^query: unknown parameter "setled": this route takes settled \(and token\)$/],
+    ['/api/v1/status?verbose=1', /^query: unknown parameter "verbose": this route takes no parameters \(but token\)$/],
+    ['/api/v1/prices?role=producer', /^query: unknown parameter "role"/],
+    ['/api/v1/forks?author=x', /^query: unknown parameter "author"/],
+    ['/api/v1/events?since=5', /^query: unknown parameter "since"/],
+    ['/api/v1/simulator?on=1', /^query: unknown parameter "on"/]
+  ]
+
+  it('refuses each with 400 bad-request and a message naming the parameter and what is wrong', async () => {
+    for (const [path, message] of cases()) {
+      const res = await f.get(path)
+      expect(res.status, path).toBe(400)
+      const e = await json(res)
+      expect(e.error.code, path).toBe('bad-request')
+      expect(e.error.message, path).toMatch(message)
+    }
+  })
+
+  it('still answers every good value, and the token as a query parameter', async () => {
+    for (const category of ['household', 'street-light', 'stadium', 'public', 'business', 'other']) {
+      const res = await f.get(`/api/v1/devices?category=${category}`)
+      expect(res.status, category).toBe(200)
+      const { devices } = await json(res)
+      expect(devices.every((d: { category: string }) => d.category === category), category).toBe(true)
+    }
+    for (const role of ['registrar', 'oracle', 'utility', 'producer', 'generation-meter', 'consumer', 'resident']) {
+      expect((await f.get(`/api/v1/accounts?role=${role}`)).status, role).toBe(200)
+    }
+    expect((await json(await f.get('/api/v1/receipts?settled=true'))).receipts).toHaveLength(2)
+    const page = await json(await f.get(`/api/v1/accounts/${id()}/history?limit=500`))
+    expect(page.entries.length).toBeGreaterThan(0)
+    const viaQuery = await f.app.request(`/api/v1/accounts?role=utility&token=${TOKEN}`)
+    expect(viaQuery.status).toBe(200)
+    expect((await json(viaQuery)).accounts.map((a: { id: string }) => a.id)).toEqual([id()])
   })
 })

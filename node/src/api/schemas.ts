@@ -5,17 +5,62 @@
 import { z } from '@hono/zod-openapi'
 import { parseAccountId } from '@microgrid/protocol'
 
+const MAX_ID_CHARS = 200
+
 export const EXAMPLE_ACCOUNT = 'mg1q0fspz7m5uvzpxls8cfjym5kps5p5agajfzvpzwsqf54k56k35e3jypxjat'
 export const EXAMPLE_DEVICE = 'mg1q23qrwc2mkz3033wnduuy30dlqcd80mcer9ggn8er7d2xm0qdw70sey96dw'
 
 /** An account id in its text form (`mg1…`, bech32 of the compressed public key). */
-export const AccountId = z.string().max(200).superRefine((text, ctx) => {
+export const AccountId = z.string().max(MAX_ID_CHARS).superRefine((text, ctx) => {
+  if (text.length > MAX_ID_CHARS) return // max() said so: one message, not two
   try {
     parseAccountId(text)
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message })
   }
 }).openapi({ description: 'An account id: `mg1…` (bech32 of the 33-byte compressed secp256k1 key)', example: EXAMPLE_ACCOUNT })
+
+/** The message for a query parameter given twice (`?role=a&role=b` reads as a list). */
+const ONCE = 'given more than once: give it once'
+
+/** A query parameter taking one of `values`: the message names them and what was given. */
+export function queryEnum<const T extends readonly [string, ...string[]]> (values: T): z.ZodEnum<{ [K in T[number]]: K }> {
+  return z.enum(values, {
+    error: issue => Array.isArray(issue.input) ? ONCE : `expected one of ${values.join(', ')}, got ${JSON.stringify(String(issue.input).slice(0, 40))}`
+  })
+}
+
+/** A query parameter of text (`before`): zod's message, but a repeated parameter says so. */
+export const queryText = (max: number): z.ZodString => z.string({ error: issue => Array.isArray(issue.input) ? ONCE : undefined }).max(max)
+
+/** A whole number in [min, max] written in decimal digits (`?limit=20`; not `1e2`, `0x10` or `2.0`), `fallback` when absent. */
+export function queryInteger (min: number, max: number, fallback: number): z.ZodType<number> {
+  const message = `expected a whole number ${min}-${max}`
+  return z.preprocess((raw, ctx) => {
+    if (raw === undefined) return undefined
+    if (Array.isArray(raw)) ctx.addIssue({ code: 'custom', message: ONCE })
+    else if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) ctx.addIssue({ code: 'custom', message: `${message}, got ${JSON.stringify(String(raw).slice(0, 40))}` })
+    else return Number(raw)
+    return z.NEVER
+  }, z.number().int().min(min, message).max(max, message).default(fallback))
+}
+
+const TokenQuery = z.string({ error: issue => Array.isArray(issue.input) ? ONCE : undefined }).max(200).optional()
+  .openapi({ description: 'The API token, for clients that cannot set headers (an EventSource, a link): GET requests only' })
+
+/**
+ * A read route's query: the parameters it takes, and `token`; any other parameter is refused (400), so
+ * a misspelt filter (`?categroy=`) is an error instead of an unfiltered answer.
+ */
+export function readQuery<S extends z.ZodRawShape> (shape: S): z.ZodObject<S & { token: typeof TokenQuery }, z.core.$strict> {
+  const names = Object.keys(shape)
+  const takes = names.length > 0 ? `${names.join(', ')} (and token)` : 'no parameters (but token)'
+  return z.strictObject({ ...shape, token: TokenQuery }, {
+    error: issue => issue.code === 'unrecognized_keys'
+      ? `unknown parameter ${issue.keys.map(k => JSON.stringify(k.slice(0, 40))).join(', ')}: this route takes ${takes}`
+      : undefined
+  })
+}
 
 export const ErrorSchema = z.object({
   error: z.object({

@@ -4,7 +4,7 @@ import type { ChainView, LedgerState } from '@microgrid/core'
 import { currencyDigits, idOf, isListed, labelOf, priceView, rolesOf, type ApiContext } from '../context.ts'
 import { historyOf, parseCursor } from '../history.ts'
 import { isKnown, keyFrom, knownAccount } from '../lookup.ts'
-import { ACCOUNT_ROLES, AccountId, EXAMPLE_ACCOUNT, errors, PriceSchema } from '../schemas.ts'
+import { ACCOUNT_ROLES, AccountId, EXAMPLE_ACCOUNT, errors, PriceSchema, queryEnum, queryInteger, queryText, readQuery } from '../schemas.ts'
 
 export const AccountSchema = z.object({
   id: z.string().openapi({ example: EXAMPLE_ACCOUNT }),
@@ -90,7 +90,7 @@ const listRoute = createRoute({
   method: 'get',
   path: '/accounts',
   summary: 'Every account with a balance, a registration, a genesis role or ops of its own',
-  request: { query: z.object({ role: z.enum(ACCOUNT_ROLES).optional().openapi({ description: 'Only accounts with this role' }) }) },
+  request: { query: readQuery({ role: queryEnum(ACCOUNT_ROLES).optional().openapi({ description: 'Only accounts with this role' }) }) },
   responses: {
     200: { description: 'The accounts, by id', content: { 'application/json': { schema: z.object({ accounts: z.array(AccountSchema) }) } } },
     ...errors()
@@ -101,7 +101,7 @@ const getRoute = createRoute({
   method: 'get',
   path: '/accounts/{id}',
   summary: 'One account: balance, roles, registration, prices, meter figures',
-  request: { params: IdParams },
+  request: { params: IdParams, query: readQuery({}) },
   responses: {
     200: { description: 'The account', content: { 'application/json': { schema: AccountDetailSchema } } },
     ...errors({ 404: 'The ledger knows no such account' })
@@ -115,9 +115,9 @@ const historyRoute = createRoute({
   description: 'Its own ops, the ops that credited it (transfers to it, its meter\'s mints, refunds of funding windows), receipts naming it as payer or payee, and its registration; ordered by the signer\'s ts, newest first. Page with `before` = the previous page\'s `next`.',
   request: {
     params: IdParams,
-    query: z.object({
-      before: z.string().max(100).optional().openapi({ description: 'A cursor (`next` of the previous page, or an entry\'s `cursor`), or a time in ms: entries strictly older' }),
-      limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: 'Entries per page, 1-500 (default 50)' })
+    query: readQuery({
+      before: queryText(100).optional().openapi({ description: 'A cursor (`next` of the previous page, or an entry\'s `cursor`), or a time in ms: entries strictly older' }),
+      limit: queryInteger(1, 500, 50).openapi({ description: 'Entries per page, 1-500 (default 50)' })
     })
   },
   responses: {

@@ -1,11 +1,11 @@
 /** `GET /devices`, `/devices/{id}`: registered consumer devices with their funds and meter reports. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
-import { deviceUri, toHex, type ConsumerRegistration, type PublicKey } from '@microgrid/protocol'
+import { DEVICE_CATEGORIES, deviceUri, toHex, type ConsumerRegistration, type PublicKey } from '@microgrid/protocol'
 import { fundsOf, type DeviceFundsView, type LedgerState } from '@microgrid/core'
 import { idOf, type ApiContext } from '../context.ts'
 import { ApiError } from '../errors.ts'
 import { keyFrom } from '../lookup.ts'
-import { AccountId, EXAMPLE_DEVICE, errors } from '../schemas.ts'
+import { AccountId, EXAMPLE_DEVICE, errors, queryEnum, readQuery } from '../schemas.ts'
 
 const WindowSchema = z.object({
   funder: z.string(),
@@ -100,7 +100,7 @@ const listRoute = createRoute({
   method: 'get',
   path: '/devices',
   summary: 'Registered consumer devices: label, map position, QR payload, funds, meter report',
-  request: { query: z.object({ category: z.string().max(32).optional().openapi({ description: 'Only devices of this category' }) }) },
+  request: { query: readQuery({ category: queryEnum(DEVICE_CATEGORIES).optional().openapi({ description: 'Only devices of this category' }) }) },
   responses: {
     200: { description: 'The devices, by label', content: { 'application/json': { schema: z.object({ devices: z.array(DeviceSchema) }) } } },
     ...errors()
@@ -111,7 +111,7 @@ const getRoute = createRoute({
   method: 'get',
   path: '/devices/{id}',
   summary: 'One device',
-  request: { params: z.object({ id: AccountId.openapi({ param: { name: 'id', in: 'path' } }) }) },
+  request: { params: z.object({ id: AccountId.openapi({ param: { name: 'id', in: 'path' } }) }), query: readQuery({}) },
   responses: {
     200: { description: 'The device', content: { 'application/json': { schema: DeviceSchema } } },
     ...errors({ 404: 'No device registered with this id' })

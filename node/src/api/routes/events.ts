@@ -3,14 +3,14 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
 import type { ApiContext } from '../context.ts'
 import type { HubClient, HubEvent } from '../events.ts'
-import { errors } from '../schemas.ts'
+import { errors, readQuery } from '../schemas.ts'
 
 const route = createRoute({
   method: 'get',
   path: '/events',
   summary: 'Live events (Server-Sent Events)',
   description: 'First `ready` ({ stateHash, decided }), then `op` ({ kind, author, seq, id, status, code?, reason? }) for every op the ledger decides or sets aside, `balance` ({ account, balanceWh, spendableWh }) for each account an op changed, and `meter` (a meter agent\'s report: { device, relay, usableWh, daysRemaining, warnings, … }). A comment line `: keep-alive` every 15 s. An EventSource passes the token as `?token=`.',
-  request: { query: z.object({ token: z.string().optional().openapi({ description: 'The API token, for clients that cannot set headers (EventSource)' }) }) },
+  request: { query: readQuery({}) },
   responses: {
     200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string().openapi({ example: 'event: op\ndata: {"kind":"transfer",…}\nid: 7\n\n' }) } } },
     ...errors()

@@ -3,7 +3,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { fromHex, toHex, type PublicKey } from '@microgrid/protocol'
 import { opKey, whForPayment, type ChainView, type LedgerState, type Receipt } from '@microgrid/core'
 import { currencyDigits, idOf, labelOf, priceView, toDollars, type ApiContext } from '../context.ts'
-import { CurrencySchema, errors, PriceSchema } from '../schemas.ts'
+import { CurrencySchema, errors, PriceSchema, queryEnum, readQuery } from '../schemas.ts'
 
 const SellerSchema = z.object({
   account: z.string(),
@@ -38,6 +38,7 @@ const pricesRoute = createRoute({
   method: 'get',
   path: '/prices',
   summary: 'Every producer\'s and utility\'s wholesale and retail prices',
+  request: { query: readQuery({}) },
   responses: {
     200: { description: 'The sellers and their prices', content: { 'application/json': { schema: z.object({ currency: CurrencySchema, sellers: z.array(SellerSchema) }) } } },
     ...errors()
@@ -48,7 +49,7 @@ const receiptsRoute = createRoute({
   method: 'get',
   path: '/receipts',
   summary: 'Payment receipts, settled and not, with their age and whether they can settle',
-  request: { query: z.object({ settled: z.enum(['true', 'false']).optional().openapi({ description: 'Only settled (true) or unsettled (false) receipts' }) }) },
+  request: { query: readQuery({ settled: queryEnum(['true', 'false']).optional().openapi({ description: 'Only settled (true) or unsettled (false) receipts' }) }) },
   responses: {
     200: {
       description: 'Receipts, newest first. On a node with a settlement service, unsettled receipts carry its verdict (settleable, reason, mine)',
@@ -74,6 +75,7 @@ const forksRoute = createRoute({
   method: 'get',
   path: '/forks',
   summary: 'Fraud proofs (equivocations) and frozen accounts',
+  request: { query: readQuery({}) },
   responses: {
     200: {
       description: 'Forks and frozen accounts',

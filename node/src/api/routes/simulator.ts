@@ -8,7 +8,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { idOf, type ApiContext, type ApiSimulator, type SimulatedMeter } from '../context.ts'
 import { ApiError } from '../errors.ts'
 import { keyFrom } from '../lookup.ts'
-import { AccountId, errors } from '../schemas.ts'
+import { AccountId, errors, readQuery } from '../schemas.ts'
 
 const MeterSchema = z.object({
   id: z.string().openapi({ description: 'The meter\'s key as an account id (a consumer device\'s account)' }),
@@ -27,6 +27,7 @@ const listRoute = createRoute({
   method: 'get',
   path: '/simulator',
   summary: 'The simulated meters this node hosts',
+  request: { query: readQuery({}) },
   responses: {
     200: { description: 'Every simulated meter', content: { 'application/json': { schema: z.object({ meters: z.array(MeterSchema) }) } } },
     ...errors({ 501: 'This node hosts no simulation' })

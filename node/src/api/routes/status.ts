@@ -2,7 +2,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import { gridIdText } from '@microgrid/protocol'
 import { currencyDigits, idOf, rolesOf, type ApiContext } from '../context.ts'
-import { ACCOUNT_ROLES, CurrencySchema, errors } from '../schemas.ts'
+import { ACCOUNT_ROLES, CurrencySchema, errors, readQuery } from '../schemas.ts'
 
 const StatusSchema = z.object({
   peerId: z.string().openapi({ description: 'This node\'s libp2p peer id', example: '12D3KooW…' }),
@@ -41,6 +41,7 @@ const route = createRoute({
   method: 'get',
   path: '/status',
   summary: 'The node, its grid, peers, op counts, state hash and sync',
+  request: { query: readQuery({}) },
   responses: { 200: { description: 'The node\'s status', content: { 'application/json': { schema: StatusSchema } } }, ...errors() }
 })
 
