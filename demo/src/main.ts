@@ -1,19 +1,38 @@
 /**
- * `npm start`: runs the island demo until Ctrl-C and prints how to look at it.
- *
- *   npm start [-- --dir <island dir>] [--port <api port>] [--pace <ms between actions>] [--quiet]
+ * `npm start`: runs the island demo until Ctrl-C and prints how to look at it (`npm start -- --help`
+ * lists the options).
  *
  * The utility's node serves its API (and the UI) on --port, producer 1's on the next port, household 1's
  * on the one after (any free ones with --port 0).
  */
 import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { IslandDemo } from './island.ts'
 
-const USAGE = 'usage: npm start [-- --dir <island dir>] [--port <api port>] [--pace <ms>] [--quiet]'
+const USAGE = 'usage: npm start [-- --dir <island dir>] [--port <api port>] [--pace <ms>] [--ui <built UI dir>] [--quiet]'
+const HELP = `${USAGE}
+
+Runs the island demo until Ctrl-C; a second start on the same directory resumes the same island.
+
+  --dir <dir>   where the island lives: keys, grid, every node's ledger, every meter's state
+                (default: $MICROGRID_ISLAND_DIR, else ~/.microgrid/island)
+  --port <n>    the utility's API and UI on n, producer 1's on n + 1, household 1's on n + 2;
+                0 takes any free ports (default 7420)
+  --pace <ms>   milliseconds between two actions of the island's parties, at least 100 (default 4000)
+  --ui <dir>    a built UI to serve (default: desktop/dist/renderer, which npm start builds)
+  --quiet       print the links only, not what the parties do
+  -h, --help    this text
+`
+// The UI that `npm start` builds first (`npm run build -w desktop`).
+const BUILT_UI = fileURLToPath(new URL('../../desktop/dist/renderer', import.meta.url))
+
+function refuse (message: string): never {
+  process.stderr.write(`island: ${message}\n${USAGE}\n`)
+  process.exit(2)
+}
 
 let values
 try {
@@ -22,25 +41,24 @@ try {
       dir: { type: 'string', default: process.env.MICROGRID_ISLAND_DIR ?? join(homedir(), '.microgrid', 'island') },
       port: { type: 'string', default: '7420' },
       pace: { type: 'string', default: '4000' },
+      ui: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' }
     },
     strict: true
   }).values
 } catch (err) {
-  process.stderr.write(`island: ${(err as Error).message}\n${USAGE}\n`)
-  process.exit(2)
+  refuse((err as Error).message)
 }
-if (values.help === true) { process.stdout.write(USAGE + '\n'); process.exit(0) }
+if (values.help === true) { process.stdout.write(HELP); process.exit(0) }
 const port = Number(values.port)
 const pace = Number(values.pace)
-if (!Number.isInteger(port) || port < 0 || port > 65535) { process.stderr.write(`island: --port: expected a port number, got ${values.port}\n${USAGE}\n`); process.exit(2) }
-if (!Number.isFinite(pace) || pace < 100) { process.stderr.write(`island: --pace: expected milliseconds ≥ 100, got ${values.pace}\n${USAGE}\n`); process.exit(2) }
+if (!/^\d+$/.test(values.port) || port > 65535) refuse(`--port: expected a port number (0 for free ones), got ${values.port}`)
+if (!Number.isFinite(pace) || pace < 100) refuse(`--pace: expected milliseconds ≥ 100, got ${values.pace}`)
+if (values.ui !== undefined && !existsSync(join(values.ui, 'index.html'))) refuse(`--ui: no index.html in ${values.ui} (npm run build -w desktop builds the UI)`)
 
 const say = (line: string): void => { process.stdout.write(line + '\n') }
-// The UI, when built (`npm start` builds it first: `npm run build -w desktop`).
-const uiDir = fileURLToPath(new URL('../../desktop/dist/renderer', import.meta.url))
-const ui = existsSync(join(uiDir, 'index.html')) ? uiDir : undefined
+const ui = values.ui !== undefined ? resolve(values.ui) : existsSync(join(BUILT_UI, 'index.html')) ? BUILT_UI : undefined
 const started = Date.now()
 say(`Starting the island in ${values.dir} ...`)
 let demo: IslandDemo
