@@ -1,5 +1,5 @@
 /** The OpenAPI document the node serves: it parses, and lists every route the app answers. */
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { json, startFixture, type Fixture } from './api-fixture.ts'
 
@@ -47,6 +47,37 @@ describe('GET /api/v1/openapi.json', () => {
     for (const r of ROUTES) {
       const [method, path] = r.split(' ') as [string, string]
       expect(doc, r).toContain(`### ${method.toUpperCase()} ${path.replace('/api/v1', '')}\n`)
+    }
+  })
+
+  it('docs/API.md\'s errors table has every error code the API answers, at its status, and no code it never answers', async () => {
+    const doc = await readFile(new URL('../../docs/API.md', import.meta.url), 'utf8')
+    const table = doc.slice(doc.indexOf('## Errors'), doc.indexOf('\n---', doc.indexOf('## Errors')))
+    const codesIn = (cell: string): string[] => [...cell.matchAll(/`([a-z-]+)`/g)].map(c => c[1]!)
+    // A row's codes are in its code column; the rules' row ("a ledger rule's code") lists them under "when".
+    const rows = [...table.matchAll(/^\| (\d{3}) \| ([^|]+) \| (.*) \|$/gm)]
+      .map(m => ({ status: Number(m[1]), codes: codesIn(m[2]!).length > 0 ? codesIn(m[2]!) : codesIn(m[3]!) }))
+    expect(rows.length).toBeGreaterThan(10)
+    // The codes the source answers with literally: `new ApiError(status, 'code', …)` and `c.json(errorBody('code', …), status)`.
+    const dir = new URL('../src/api/', import.meta.url)
+    const files = (await readdir(dir, { recursive: true })).filter(name => name.endsWith('.ts'))
+    const source = (await Promise.all(files.map(async name => await readFile(new URL(name, dir), 'utf8')))).join('\n')
+    const used = [
+      ...[...source.matchAll(/new ApiError\((\d{3}), '([a-z-]+)'/g)].map(m => ({ status: Number(m[1]), code: m[2]! })),
+      ...[...source.matchAll(/errorBody\('([a-z-]+)',[\s\S]*?\),\s*(\d{3})\)/g)].map(m => ({ status: Number(m[2]), code: m[1]! }))
+    ]
+    for (const code of ['no-simulator', 'unknown-meter', 'host-not-allowed', 'unauthorized', 'not-found', 'body-too-large', 'bad-request', 'internal']) {
+      expect(used.map(u => u.code), code).toContain(code) // the patterns still find what they should
+    }
+    for (const { status, code } of used) {
+      expect(rows.some(r => r.status === status && r.codes.includes(code)), `${status} ${code}`).toBe(true)
+    }
+    // And the other way: each code the table names (but the rules' codes of core) is one the source answers with.
+    for (const r of rows) {
+      for (const code of r.codes) {
+        if (r.status === 422 && code !== 'no-fork') continue // the ledger rules' codes, RejectCode in core
+        expect(source, `${r.status} ${code}`).toContain(`'${code}'`)
+      }
     }
   })
 
