@@ -155,7 +155,10 @@ export class MeterAgent {
         if (this.#stopped) return
         if (r.t !== 'funds') throw new Error(`unexpected answer ${r.t} to watch`)
         if (known === null || r.funds.balance !== known.balance || r.funds.burned !== known.burned) {
-          this.#lastFunds = -Infinity
+          // The answer is the device's funds as the node holds them now: the relay follows them at
+          // once, and the round that signs and reports comes after (no second ask on the way).
+          this.#adoptFunds(r.funds)
+          await this.#decide()
           await this.sync()
         }
       } catch {
@@ -295,7 +298,12 @@ export class MeterAgent {
   async #refreshFunds (): Promise<void> {
     const response = await this.#request({ t: 'funds', grid: this.#i.genesis.id, device: this.#i.signer.publicKey, at: this.#now })
     if (response.t !== 'funds') throw new Error(`unexpected answer ${response.t} to funds`)
-    this.#state.funds = { view: toJsonFunds(response.funds), appliedAtView: this.#state.appliedWh, fetchedAt: this.#now }
+    this.#adoptFunds(response.funds)
+  }
+
+  /** Funds as a node answered them (to `funds` or `watch`): the latest answer stands. */
+  #adoptFunds (funds: LightFunds): void {
+    this.#state.funds = { view: toJsonFunds(funds), appliedAtView: this.#state.appliedWh, fetchedAt: this.#now }
     this.#lastFunds = this.#now
   }
 

@@ -32,8 +32,8 @@ export const API_VERSION = '1.0.0'
 
 interface Runtime {
   ctx: ApiContext
-  /** The UI's replica (POST /replica). */
-  replica: Replica
+  /** The UI's replica (POST /replica), made on first use. */
+  replica: () => Replica
   dispose: () => void
 }
 
@@ -76,8 +76,11 @@ export function createApi (c: ApiComponents, options: ApiOptions = {}): OpenAPIH
   paymentRoutes(ctx, api)
   eventRoutes(ctx, api)
   simulatorRoutes(ctx, api)
-  const replica = new Replica(ctx, options.replica)
-  replicaRoutes(ctx, replica, api)
+  // The replica is built when a client first asks for it: a node no UI watches (a utility's server,
+  // a bench's twenty nodes) does not keep a doc of every account up to date with each op.
+  let replica: Replica | undefined
+  const replicaNow = (): Replica => (replica ??= new Replica(ctx, options.replica))
+  replicaRoutes(ctx, replicaNow, api)
   app.route(API_PREFIX, api)
   if (options.ui !== undefined) uiRoutes(app, options.ui, API_PREFIX)
 
@@ -103,7 +106,7 @@ export function createApi (c: ApiComponents, options: ApiOptions = {}): OpenAPIH
   }), 200))
 
   const unwire = wireEvents(ctx)
-  runtimes.set(app, { ctx, replica, dispose: () => { unwire(); replica.dispose() } })
+  runtimes.set(app, { ctx, replica: replicaNow, dispose: () => { unwire(); replica?.dispose() } })
   return app
 }
 
@@ -147,9 +150,12 @@ function limitBody (maxOf: (c: Context) => number): MiddlewareHandler {
   }
 }
 
-/** The Yjs replica behind `POST /replica` of an app made by createApi (its doc, epoch, `flush()`). */
+/**
+ * The Yjs replica behind `POST /replica` of an app made by createApi (its doc, epoch, `flush()`),
+ * built now if no client has asked for it yet.
+ */
 export function replicaOf (app: object): Replica {
-  return runtimeOf(app).replica
+  return runtimeOf(app).replica()
 }
 
 /** Ends the API's event and replica streams and detaches it from the node (serveApi's `close` does this). */

@@ -43,9 +43,10 @@ const route = createRoute({
   }
 })
 
-export function replicaRoutes (ctx: ApiContext, replica: Replica, app: OpenAPIHono): void {
+export function replicaRoutes (ctx: ApiContext, replicaNow: () => Replica, app: OpenAPIHono): void {
   app.openapi(route, async c => {
     const { stateVector, epoch } = c.req.valid('json')
+    const replica = replicaNow()
     await replica.ready
     // Subscribed before the first update is made, in the same turn: no update falls between the two.
     const client = replica.subscribe()
