@@ -9,7 +9,8 @@
  *   passphrase-store.ts              the keys' passphrase in the OS keychain (safeStorage)
  *   ipc.ts                           the preload's channels
  *
- * Bundled by `npm run desktop:bundle` to desktop/dist/main/main.mjs; the UI is desktop/dist/renderer.
+ * Bundled to desktop/dist/main/main.mjs by the root scripts `npm run desktop` (which then launches it) and
+ * `npm run dist` (which packages it); the UI is desktop/dist/renderer.
  */
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'

@@ -1,4 +1,4 @@
-// The UI's local-first replica of its node's view (the replica channel, docs/UI.md contract):
+// The UI's local-first replica of its node's view (the replica channel; its contract is POST /replica in docs/API.md):
 // a Y.Doc persisted in IndexedDB, shown at once from the last stored state, kept current by
 // POST /api/v1/replica (an event stream of `hello` then Yjs `update`s). A `hello` naming another
 // epoch than the stored one means the node rebuilt its doc: updates go to a fresh doc and database,
