@@ -1,10 +1,19 @@
-/** A node's libp2p identity, kept in its data directory so its peer id survives restarts. */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+/**
+ * A node's libp2p identity, kept in its data directory so its peer id survives restarts. It is the
+ * transport's key (Noise handshakes, the peer id others dial and meter agents trust), never a ledger key:
+ * it signs no op and moves no funds. It is kept unencrypted (0600) because a node holding no ledger keys
+ * — `microgrid node`, the library's `MicrogridNode.start({ dataDir })` — runs with no passphrase at all.
+ */
+import { readFile } from 'node:fs/promises'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { writeFileAtomic } from './keystore.ts'
 
-/** Loads the Ed25519 key at `path`, or creates it (mode 0600, written atomically) when there is none. */
+/**
+ * Loads the Ed25519 key at `path`, or creates it when there is none: written atomically and durably
+ * (a temporary file, fsync, rename, fsync of the directory; mode 0600), so a crash leaves no key or the
+ * whole key, never a truncated file that would stop the node from starting.
+ */
 export async function loadOrCreatePeerKey (path: string): Promise<PrivateKey> {
   try {
     return privateKeyFromProtobuf(await readFile(path))
@@ -14,9 +23,10 @@ export async function loadOrCreatePeerKey (path: string): Promise<PrivateKey> {
     }
   }
   const key = await generateKeyPair('Ed25519')
-  await mkdir(dirname(path), { recursive: true })
-  const tmp = `${path}.${process.pid}.tmp`
-  await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 })
-  await rename(tmp, path)
+  try {
+    await writeFileAtomic(path, privateKeyToProtobuf(key))
+  } catch (err) {
+    throw new Error(`peer key: ${(err as Error).message}`, { cause: err })
+  }
   return key
 }
