@@ -52,6 +52,26 @@ class FakeNode {
   }
 }
 
+/** Holds back all the node sends after its `hello` (on every stream it opens) until release(). */
+function holdAfterHello (node: FakeNode): { release: () => void } {
+  const open = node.open
+  let release!: () => void
+  const released = new Promise<void>(resolve => { release = resolve })
+  node.open = async (request, signal) => {
+    const reader = (await open(request, signal)).body!.getReader()
+    const hello = await reader.read()
+    return new Response(new ReadableStream<Uint8Array>({
+      start: controller => { controller.enqueue(hello.value!) },
+      pull: async controller => {
+        await released
+        const next = await reader.read()
+        if (next.done) controller.close(); else controller.enqueue(next.value)
+      }
+    }))
+  }
+  return { release }
+}
+
 function memoryMeta (): MetaStorage & { map: Map<string, string> } {
   const map = new Map<string, string>()
   return { map, getItem: key => map.get(key) ?? null, setItem: (key, value) => { map.set(key, value) } }
@@ -107,6 +127,33 @@ describe('ReplicaStore', () => {
     expect(notified).toBeGreaterThan(0)
   })
 
+  it('says syncing from the node\'s hello until its first update is applied, and live only then', async () => {
+    const node = new FakeNode('epoch-1')
+    node.doc.getMap('accounts').set('mg1a', { id: 'mg1a', balanceWh: 1000 })
+    const store = await openStore(node)
+    const gate = holdAfterHello(node)
+    const states: string[] = []
+    let liveWithoutData = false
+    store.subscribe(() => {
+      const { state } = store.status()
+      if (states.at(-1) !== state) states.push(state)
+      if (state === 'live' && !store.doc.getMap('accounts').has('mg1a')) liveWithoutData = true
+    })
+    store.start()
+    await until(() => store.status().state === 'syncing')
+    // the node answered; what this replica lacks has not arrived yet
+    await new Promise(resolve => setTimeout(resolve, 20))
+    expect(store.status()).toEqual({ state: 'syncing', lastUpdate: null })
+    expect(accountsOf(store.doc)).toEqual({})
+
+    gate.release()
+    await until(() => store.status().state === 'live')
+    expect(accountsOf(store.doc)).toEqual({ mg1a: { id: 'mg1a', balanceWh: 1000 } })
+    expect(store.status().lastUpdate).toBe(1_767_240_000_000)
+    expect(states).toEqual(['syncing', 'live'])
+    expect(liveWithoutData).toBe(false)
+  })
+
   it('reconnects after the stream ends, sending its state vector and epoch, and gets only what it misses', async () => {
     const node = new FakeNode('epoch-1')
     node.doc.getMap('accounts').set('mg1a', { id: 'mg1a' })
@@ -132,31 +179,17 @@ describe('ReplicaStore', () => {
     const oldDoc = store.doc
 
     // the node restarts with a fresh doc; hold back its first update to see the old one still shown
+    const gate = holdAfterHello(node)
     node.restart('epoch-2')
     node.doc.getMap('accounts').set('new', { id: 'new' })
-    const open = node.open
-    let release: (() => void) | undefined
-    node.open = async (request, signal) => {
-      const response = await open(request, signal)
-      const reader = response.body!.getReader()
-      const first = await reader.read()
-      const gated = new ReadableStream<Uint8Array>({
-        start: controller => { controller.enqueue(first.value!) },
-        pull: async controller => {
-          await new Promise<void>(resolve => { release = resolve })
-          const next = await reader.read()
-          if (next.done) controller.close(); else controller.enqueue(next.value)
-        }
-      })
-      return new Response(gated)
-    }
-    await until(() => release !== undefined && store.status().state === 'live')
+    await until(() => node.requests.length === 2 && store.status().state === 'syncing')
     expect(store.doc).toBe(oldDoc)
     expect(accountsOf(store.doc)).toEqual({ old: { id: 'old' } })
     expect(meta.map.get(`test-${dbCounter}.epoch`)).toBe('epoch-1')
 
-    release!()
+    gate.release()
     await until(() => store.epoch === 'epoch-2')
+    expect(store.status().state).toBe('live')
     expect(accountsOf(store.doc)).toEqual({ new: { id: 'new' } })
     expect(node.requests.at(-1)?.epoch).toBe('epoch-1')
     expect(meta.map.get(`test-${dbCounter}.epoch`)).toBe('epoch-2')

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
 import { tileSource } from '../renderer/src/data/tiles.ts'
+import type { ReplicaStatus } from '../renderer/src/data/replica.ts'
 import { Network, syncProgress } from '../renderer/src/pages/Network.tsx'
 import { NOW, fixtureStatus, renderWithReplica } from './ui-fixture.tsx'
 
@@ -32,6 +33,18 @@ describe('network page', () => {
     expect(within(sync).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('60')
     expect(sync.textContent).toContain('12 ops from 12D3Koo…12345, 2 min ago')
     expect(syncProgress({ ops: { decided: 0, pending: 0 }, sync: { missing: 0, lastPull: null } })).toBe(1)
+  })
+
+  it('says in words how this app\'s link to the node stands', () => {
+    const lastUpdate = Date.now() - 180_000
+    const link = (status: ReplicaStatus): string => {
+      cleanup()
+      renderWithReplica(<Network />, { status })
+      return screen.getByText('This app’s link').nextElementSibling?.textContent ?? ''
+    }
+    expect(link({ state: 'syncing', lastUpdate })).toBe('catching up, last update 3 min ago')
+    expect(link({ state: 'connecting', lastUpdate: null })).toBe('connecting')
+    expect(link({ state: 'offline', lastUpdate })).toBe('offline, last update 3 min ago')
   })
 
   it('says so when no peer is connected, and when the node was never heard', () => {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { act, cleanup, render, screen } from '@testing-library/react'
 import { StatusBar } from '../renderer/src/components/StatusBar.tsx'
 import { ReplicaProvider, useAccounts, useDevice, useForks, useRecent, useStatus } from '../renderer/src/data/hooks.tsx'
-import { staticReplica } from '../renderer/src/data/replica.ts'
+import { staticReplica, type ReplicaStatus } from '../renderer/src/data/replica.ts'
 import { ApiError, apiGet, apiPost } from '../renderer/src/data/api.ts'
 import { takeTokenFromFragment } from '../renderer/src/data/connection.ts'
 import { age, kwh, money, untilAbout, whForPayment } from '../renderer/src/data/format.ts'
@@ -49,13 +49,25 @@ describe('replica hooks', () => {
 })
 
 describe('StatusBar', () => {
-  it('says live, or offline with the time of what is shown', () => {
+  it('says Live only when caught up; catching up, connecting and offline say from when what is shown is', () => {
     const seen = new Date(2026, 0, 1, 14, 2).getTime()
-    renderWithReplica(<StatusBar now={() => seen + 60_000} />, { status: { state: 'offline', lastUpdate: seen } })
-    expect(screen.getByRole('status', { name: 'Connection' }).textContent).toContain('showing what this app last saw at 14:02')
-    cleanup()
+    const bar = (status: ReplicaStatus): HTMLElement => {
+      cleanup()
+      renderWithReplica(<StatusBar now={() => seen + 60_000} />, { status, fixture: { status: null } })
+      return screen.getByRole('status', { name: 'Connection' })
+    }
+    expect(bar({ state: 'live', lastUpdate: seen }).textContent).toBe('Live')
+    expect(bar({ state: 'syncing', lastUpdate: seen }).textContent).toBe('Catching up with your node… showing what this app last saw at 14:02')
+    expect(bar({ state: 'syncing', lastUpdate: null }).textContent).toBe('Catching up with your node…')
+    expect(bar({ state: 'connecting', lastUpdate: seen }).textContent).toBe('Connecting… showing what this app last saw at 14:02')
+    expect(bar({ state: 'connecting', lastUpdate: null }).textContent).toBe('Connecting to your node…')
+    expect(bar({ state: 'offline', lastUpdate: seen }).textContent).toBe('Offline: showing what this app last saw at 14:02')
+    expect(bar({ state: 'offline', lastUpdate: null }).textContent).toBe('Offline: your node does not answer yet')
+  })
+
+  it('names the grid and its connected neighbours', () => {
     renderWithReplica(<StatusBar />)
-    expect(screen.getByRole('status', { name: 'Connection' }).textContent).toContain('Live')
+    expect(screen.getByRole('status', { name: 'Connection' }).textContent).toBe('LiveIsla · 1 neighbour connected')
   })
 })
 

@@ -1,16 +1,24 @@
-// The node connection in one line: live, connecting, or offline with the time of what is shown.
+// The node connection in one line: live, catching up, connecting or offline, with
+// the time of what is shown whenever it may be out of date.
 import type { ReactNode } from 'react'
 import { useConnection, useStatus } from '../data/hooks.tsx'
+import type { ReplicaState } from '../data/replica.ts'
 import { clock, when } from '../data/format.ts'
 
+/** Per state: the words alone, and the lead before "showing what this app last saw at …". */
+const WORDS: Readonly<Record<ReplicaState, { alone: string, lead: string }>> = Object.freeze({
+  live: { alone: 'Live', lead: 'Live' },
+  syncing: { alone: 'Catching up with your node…', lead: 'Catching up with your node…' },
+  connecting: { alone: 'Connecting to your node…', lead: 'Connecting…' },
+  offline: { alone: 'Offline: your node does not answer yet', lead: 'Offline:' }
+})
+
 export function StatusBar ({ now = Date.now }: { now?: () => number }): ReactNode {
-  const { state, lastUpdate } = useConnection()
+  const { state, lastUpdate, behind } = useConnection()
   const status = useStatus()
   const seen = lastUpdate === null ? null : (when(lastUpdate, now()) === clock(lastUpdate) ? clock(lastUpdate) : when(lastUpdate, now()))
-  let text: string
-  if (state === 'live') text = 'Live'
-  else if (state === 'connecting') text = seen === null ? 'Connecting to your node…' : `Connecting… showing what this app last saw at ${seen}`
-  else text = seen === null ? 'Offline: your node does not answer yet' : `Offline: showing what this app last saw at ${seen}`
+  const words = WORDS[state]
+  const text = behind && seen !== null ? `${words.lead} showing what this app last saw at ${seen}` : words.alone
   return (
     <div className={`status-bar status-${state}`} role='status' aria-label='Connection'>
       <span className='status-dot' aria-hidden='true' />

@@ -8,7 +8,12 @@ import { IndexeddbPersistence } from 'y-indexeddb'
 import { connection } from './connection.ts'
 import { readEvents } from './sse.ts'
 
-export type ReplicaState = 'live' | 'connecting' | 'offline'
+/**
+ * `connecting`: asking the node for the stream; `syncing`: the node answered (`hello`) and its first
+ * update, what this replica lacks, is not applied yet; `live`: caught up, every change arrives as it
+ * happens; `offline`: the node did not answer or the stream broke, retried with backoff.
+ */
+export type ReplicaState = 'connecting' | 'syncing' | 'live' | 'offline'
 
 export interface ReplicaStatus {
   state: ReplicaState
@@ -183,7 +188,7 @@ export class ReplicaStore implements ReplicaView {
 
   /**
    * Only the status changed: listeners hear it, the version stays, so what is read from the doc is not
-   * read again (with 10,000 devices, a page re-rendered whole at each connecting/offline/live).
+   * read again (with 10,000 devices, a page re-rendered whole at each connecting/syncing/live/offline).
    */
   #notify (): void {
     for (const listener of [...this.#listeners]) listener()
@@ -222,7 +227,7 @@ export class ReplicaStore implements ReplicaView {
     }
   }
 
-  async #session (onLive: () => void): Promise<void> {
+  async #session (onAnswer: () => void): Promise<void> {
     const abort = new AbortController()
     this.#abort = abort
     let idle: ReturnType<typeof setTimeout> | undefined
@@ -242,8 +247,9 @@ export class ReplicaStore implements ReplicaView {
           if (typeof epoch !== 'string' || epoch === '') throw new ReplicaProtocolError('hello without an epoch')
           if (target !== undefined && target !== this.#current) await target.persistence.clearData()
           target = epoch === this.#current.epoch ? this.#current : await this.#openReplica(epoch)
-          onLive()
-          this.#setState('live')
+          onAnswer()
+          // Live only once the first update, the catch-up, is applied: until then the doc is behind.
+          this.#setState('syncing')
         } else if (event.event === 'update') {
           if (target === undefined) throw new ReplicaProtocolError('update before hello')
           Y.applyUpdate(target.doc, fromBase64(event.data), 'replica')
@@ -272,10 +278,11 @@ export class ReplicaStore implements ReplicaView {
     old.doc.destroy()
   }
 
+  /** An update is applied: the replica is caught up (live) as of now. */
   #received (): void {
     const now = this.#components.now()
     this.#components.meta.setItem(`${this.#name}.lastUpdate`, String(now))
-    this.#status = { ...this.#status, lastUpdate: now }
+    this.#status = { state: 'live', lastUpdate: now }
     this.#notify()
   }
 }

@@ -3,6 +3,7 @@
 import { useState, type ReactNode } from 'react'
 import { age, clock, shortId } from '../data/format.ts'
 import { useConnection, useStatus } from '../data/hooks.tsx'
+import type { ReplicaState } from '../data/replica.ts'
 import type { Status } from '../data/types.ts'
 import { useNow } from './parts/hooks.ts'
 import { setTileSource, tileSource } from '../data/tiles.ts'
@@ -13,6 +14,13 @@ export function syncProgress (status: Pick<Status, 'ops' | 'sync'>): number {
   const total = status.ops.decided + status.ops.pending + status.sync.missing
   return total === 0 ? 1 : status.ops.decided / total
 }
+
+const LINK_WORDS: Readonly<Record<ReplicaState, string>> = Object.freeze({
+  live: 'live',
+  syncing: 'catching up',
+  connecting: 'connecting',
+  offline: 'offline'
+})
 
 export function Network (): ReactNode {
   const status = useStatus()
@@ -49,7 +57,7 @@ export function Network (): ReactNode {
             <dt>Grid</dt><dd>{status.grid.name} <span className='mono small muted'>{shortId(status.grid.id)}</span></dd>
             <dt>State hash</dt><dd className='mono' data-testid='state-hash'>{status.stateHash}</dd>
             <dt>Node clock</dt><dd>{clock(status.time)}</dd>
-            <dt>This app’s link</dt><dd>{link.state === 'live' ? 'live' : link.state}{link.lastUpdate !== null ? `, last update ${age(link.lastUpdate, now)}` : ''}</dd>
+            <dt>This app’s link</dt><dd>{LINK_WORDS[link.state]}{link.lastUpdate !== null ? `, last update ${age(link.lastUpdate, now)}` : ''}</dd>
           </dl>
           {(status.addresses ?? []).length > 0 && (
             <details><summary>Listening addresses ({status.addresses?.length})</summary>
