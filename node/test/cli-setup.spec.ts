@@ -189,6 +189,31 @@ describe('microgrid grid', () => {
     expect(show.out).toMatch(/^policy +friendly-credit hours 0,1,2,3,4,5,22,23; beacons every 1m; mint slack 10m$/m)
   })
 
+  it('shows the grid, human and --json, as create made it', async () => {
+    const doc = await cli(['grid', 'show', '--data', data, '--json'])
+    expect(doc.code, doc.err).toBe(0)
+    const shown = JSON.parse(doc.out) as { registrars: string[], oracles: string[], createdAt: number }
+    const op = decodeOp(await readFile(genesisFile))
+    const body = op.op.body as GenesisBody
+    expect(shown).toEqual({
+      grid, name: 'Isla', currency: 'USD', version: 2,
+      registrars: body.registrars.map(accountId), oracles: body.oracles.map(accountId),
+      policy: { friendlyCreditHours: [0, 1, 2, 3, 4, 5, 22, 23], beaconIntervalMs: 60_000, mintSlackMs: 600_000 },
+      createdAt: op.op.ts, file: genesisFile, link
+    })
+    const human = await cli(['grid', 'show', '--data', data])
+    expect(human.code, human.err).toBe(0)
+    expect(human.out.split('\n')).toEqual([
+      `grid      ${grid}`,
+      'name      Isla (USD)',
+      ...shown.registrars.map(a => `registrar ${a}`),
+      ...shown.oracles.map(a => `oracle    ${a}`),
+      'policy    friendly-credit hours 0,1,2,3,4,5,22,23; beacons every 1m; mint slack 10m',
+      `genesis   ${genesisFile}`
+    ])
+    expect(shown.oracles).toHaveLength(2)
+  })
+
   it('exports the genesis as a file, as a link, and as a QR code', async () => {
     const out = join(dir, 'isla.genesis')
     const r = await cli(['grid', 'export', '--data', data, '--out', out, '--json'])

@@ -103,6 +103,33 @@ describe('microgrid start and the client commands', () => {
     expect(await json(['peers', '--data', A()])).toMatchObject({ peerId: ready.peerId, peers: [] })
   })
 
+  it('accounts, human and --json, and --role', async () => {
+    interface Row { id: string, role: string, roles: string[], label: string | null, balanceWh: number }
+    const listed = (await json<{ accounts: Row[] }>(['accounts', '--data', A()])).accounts
+    // What the API answers, read with the token of config.json (balances do not move in this phase).
+    const token = (JSON.parse(await readFile(join(A(), 'config.json'), 'utf8')) as { api: { token: string } }).api.token
+    const api = await (await fetch(`${ready.api}/api/v1/accounts`, { headers: { Authorization: `Bearer ${token}` } })).json() as { accounts: Row[] }
+    const essentials = (rows: Row[]): unknown[] => rows.map(a => [a.id, a.role, a.label, a.balanceWh])
+    expect(essentials(listed)).toEqual(essentials(api.accounts))
+    expect(listed.map(a => a.id)).toEqual([...listed.map(a => a.id)].sort())
+    expect(listed.find(a => a.id === utility)).toMatchObject({ role: 'utility', label: 'Island Power & Light' })
+    expect(listed.find(a => a.id === accountId(isl.registrar.publicKey))).toMatchObject({ role: 'registrar', label: null })
+    const supply = (await json<{ supply: { mintedWh: number, burnedWh: number } }>(['status', '--data', A()])).supply
+    expect(listed.reduce((sum, a) => sum + a.balanceWh, 0)).toBe(supply.mintedWh - supply.burnedWh)
+
+    const human = (await cli(['accounts', '--data', A()])).out.split('\n')
+    expect(human[0]).toMatch(/^account +role +balance +label$/)
+    expect(human).toHaveLength(listed.length + 1)
+    listed.forEach((a, i) => {
+      const kwh = `${(a.balanceWh / 1000).toFixed(3)} kWh`
+      expect(human[i + 1], a.id).toMatch(new RegExp(`^${a.id} +${a.role} +${kwh.replace('.', '\\.')}${a.label === null ? '' : ` +${a.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`}$`))
+    })
+
+    const utilities = await json<{ accounts: Row[] }>(['accounts', '--data', A(), '--role', 'utility'])
+    expect(utilities.accounts.map(a => a.id)).toEqual([utility])
+    expect((await cli(['accounts', '--data', A(), '--role', 'utility'])).out.split('\n')).toHaveLength(2)
+  })
+
   it('registers a device, pays and sees the utility\'s node settle, buys, funds the device with and without a window', async () => {
     meter = accountId(generateKeyPair().publicKey)
     const reg = await json<{ status: string, kind: string }>(['register', 'device', '--data', A(), '--meter', meter, '--label', 'Plaza lamp', '--category', 'street-light', '--position=18.4655,-66.1057'])
