@@ -7,7 +7,8 @@
  * and it goes dark at zero. No console errors, no request leaves the machine. Then, with the island
  * stopped, a reload shows the last known state and says it is offline.
  *
- * Screenshots of every page go to test-results/screenshots/ (kept by CI as the run's artifacts).
+ * Screenshots of every page go to test-results/screenshots/ at the repository's root; .ci/run prints
+ * their paths at its end, also when a test fails, so whoever runs CI can keep that folder.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
