@@ -3,8 +3,9 @@
  * a person would: the payment simulator pays a rooftop producer (wholesale) and the utility (retail,
  * for resident 1); on household 1's node the resident funds a street light from the map with a time
  * window and their household by scanning its QR label with the camera (Chromium's fake camera playing
- * a .y4m video of the label this test makes); in the consumer simulator the bulb lights, the units burn
- * and it goes dark at zero. No console errors, no request leaves the machine. Then, with the island
+ * a .y4m video of the label this test makes); in the consumer simulator a click on the bulb switches the
+ * household's load off and another switches it on again: the bulb lights, the meter turns, the units
+ * burn and it goes dark at zero. No console errors, no request leaves the machine. Then, with the island
  * stopped, a reload shows the last known state and says it is offline.
  *
  * Screenshots of every page go to test-results/screenshots/ at the repository's root; .ci/run prints
@@ -176,18 +177,49 @@ describe('the seed story in a browser', () => {
     await shot('resident')
   }, 60_000)
 
-  it('lights the bulb in the consumer simulator, burns the units and goes dark at zero', async () => {
+  it('switches the household\'s load off and on again with a click on the bulb: it lights, the meter turns, the units burn and it goes dark at zero', async () => {
     const d = demo as IslandDemo
     await open(d.urls.household, 'consumer-sim')
     await page.getByLabel('Device').selectOption({ label: 'Household 1' })
     const state = page.getByRole('status', { name: 'Bulb state' })
+    const meter = page.getByRole('figure', { name: 'Household meter' })
+    const reading = async (): Promise<number> => parseFloat(await meter.getByLabel('Meter reading').textContent() ?? '')
+    const metered = async (): Promise<number> => {
+      const { meters } = await api<{ meters: Array<{ label: string, on: boolean, meteredWh: number }> }>(d.urls.household, '/simulator')
+      const household = meters.find(m => m.label === 'Household 1')
+      if (household === undefined) throw new Error('no simulated Household 1')
+      return household.meteredWh
+    }
+    // The island's loads start switched on: the funded household is lit.
     await expect.poll(async () => await state.textContent(), { timeout: 30_000 }).toMatch(/^Lit, drawing/)
+
+    await page.getByRole('button', { name: 'Bulb switch: on (click to switch off)' }).click()
+    const bulb = page.getByRole('button', { name: 'Bulb switch: off (click to switch on)' })
+    await expect.poll(async () => await state.textContent(), { timeout: 10_000 }).toBe('On, but the load is switched off: nothing is drawn.')
+    expect(await bulb.getAttribute('aria-pressed')).toBe('false')
+    // Its relay stays on (funds remain), yet no power flows through the switched-off load.
+    const off = await metered()
+    await new Promise(resolve => setTimeout(resolve, 3_000)) // at 2 kW a pulse (1 Wh) comes every 1.8 s
+    expect(await metered()).toBe(off)
+    await shot('consumer-simulator-switched-off')
+
+    const before = await reading()
+    await bulb.click()
+    const lit = page.getByRole('button', { name: 'Bulb switch: on (click to switch off)' })
+    await expect.poll(async () => await state.textContent(), { timeout: 10_000 }).toMatch(/^Lit, drawing \d+ W/)
+    expect(await lit.getAttribute('aria-pressed')).toBe('true')
+    expect(await lit.locator('circle').count()).toBe(1) // the glow around a lit bulb
+    expect(await meter.locator('figcaption').textContent()).toMatch(/^Turning: \d+ W$/)
+    await expect.poll(metered, { timeout: 10_000 }).toBeGreaterThan(off)
+    await expect.poll(reading, { timeout: 30_000 }).toBeGreaterThan(before)
     await shot('consumer-simulator-lit')
+
     await expect.poll(async () => await state.textContent(), { timeout: 90_000 }).toMatch(/^Dark: the funds ran out/)
     const household = await api<{ funds: { burnedWh: number, usableNowWh: number } }>(d.urls.household, `/devices/${id('home-1/meter')}`)
     expect(household.funds).toMatchObject({ burnedWh: 20, usableNowWh: 0 })
+    await expect.poll(reading, { timeout: 10_000 }).toBe(0.02)
     await shot('consumer-simulator-dark')
-  }, 150_000)
+  }, 180_000)
 
   it('shows every other page without an error, and nothing leaves the machine', async () => {
     const d = demo as IslandDemo
