@@ -115,7 +115,7 @@ export const COMMANDS: CommandSpec[] = [
       ['--ui <dir>', 'serve the built UI from this directory at the API\'s URL (default the config\'s api.ui)'],
       ['--no-mdns', 'no LAN discovery this run'],
       ['--relay, --webrtc', 'offer circuit relay; dial and accept WebRTC'],
-      ['--qr', 'show the invite as a QR code'],
+      ['--qr', 'show the invite as a QR code, and in LAN mode with a UI the first phone link'],
       ['--verify-threads <n>', 'check signatures in n worker threads while syncing (default 0: inline)']
     ],
     options: { peer: strs, bootstrap: strs, listen: strs, 'api-port': str, 'api-host': str, lan: bool, ui: str, 'no-mdns': bool, relay: bool, webrtc: bool, qr: bool, 'verify-threads': str },

@@ -29,6 +29,20 @@ async function answers (url: string): Promise<boolean> {
   }
 }
 
+/**
+ * The `lan` lines: per LAN address, the link a phone opens (the UI with the token) or, without a UI,
+ * the API's URL; with `qr`, the first link as a QR code under its line.
+ */
+function lanLines (lan: boolean, host: string, lanUrls: string[], lanUi: string[], qr: boolean): string[] {
+  if (!lan) return []
+  if (lanUrls.length === 0) return [`lan       no address for other devices: the API listens on ${host} only`]
+  if (lanUi.length === 0) return lanUrls.map(u => `lan       ${u} (the API; no UI for phones: start with --ui <dir>)`)
+  return lanUi.flatMap((u, i) => [
+    `lan       ${u} (open on a phone on this network)`,
+    ...(i === 0 && qr ? renderUnicodeCompact(u, { border: 1 }).split('\n') : [])
+  ])
+}
+
 export async function start (ctx: Context): Promise<Running> {
   const portText = optional(ctx, 'api-port')
   if (portText !== undefined && (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)) {
@@ -172,17 +186,20 @@ export async function start (ctx: Context): Promise<Running> {
     }
     const state = node.ledger.state
     // The browser's address: the token in the fragment (never sent to a server; the UI keeps it and clears the address bar).
-    const uiUrl = uiDir !== undefined ? `${served.url}/#token=${encodeURIComponent(config.api.token)}` : null
+    const withToken = (base: string): string => `${base}/#token=${encodeURIComponent(config.api.token)}`
+    const uiUrl = uiDir !== undefined ? withToken(served.url) : null
+    // What a phone on the LAN opens: the same, at each of this machine's LAN addresses.
+    const lanUi = uiDir !== undefined ? served.lanUrls.map(withToken) : []
     ctx.result({
       grid: gridIdText(node.ledger.gridId), name: g.name, currency: g.currency,
-      api: served.url, ui: uiUrl, lanUrls: served.lanUrls, peerId: node.peerId, addresses: node.multiaddrs.map(String), invite,
+      api: served.url, ui: uiUrl, lanUrls: served.lanUrls, lanUi, peerId: node.peerId, addresses: node.multiaddrs.map(String), invite,
       keys, services, ops: { decided: state.decidedCount, pending: state.pendingCount }, stateHash: node.stateHash(),
       connected, failed, pid: process.pid, dataDir: dir
     }, () => [
       `grid      ${gridIdText(node.ledger.gridId)} (${g.name}, ${g.currency})`,
       `api       ${served.url} (token in ${paths(dir).config})`,
       ...(uiUrl !== null ? [`ui        ${uiUrl} (open in a browser on this machine)`] : []),
-      ...served.lanUrls.map(u => `lan       ${u}`),
+      ...lanLines(lan, host, served.lanUrls, lanUi, flag(ctx, 'qr')),
       `peer id   ${node.peerId}`,
       ...node.multiaddrs.map(ma => `listening ${ma.toString()}`),
       `invite    ${invite}`,
