@@ -126,4 +126,14 @@ describe('microgrid start --lan', () => {
       await json.stop()
     }
   })
+
+  it('bound to loopback in LAN mode, says no other device can reach it', async () => {
+    const run = await cli([...START, '--data', data, '--ui', ui, '--api-host', '127.0.0.1'])
+    try {
+      expect(run.code, run.err).toBe(0)
+      expect(run.out.split('\n').filter(l => l.startsWith('lan '))).toEqual(['lan       no address for other devices: the API listens on 127.0.0.1 only'])
+    } finally {
+      await run.stop()
+    }
+  })
 })
