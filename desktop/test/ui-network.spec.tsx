@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
 import { tileSource } from '../renderer/src/data/tiles.ts'
+import { NodeStartingProvider } from '../renderer/src/data/node-starting.tsx'
 import type { ReplicaStatus } from '../renderer/src/data/replica.ts'
 import { Network, syncProgress } from '../renderer/src/pages/Network.tsx'
 import { NOW, fixtureStatus, renderWithReplica } from './ui-fixture.tsx'
@@ -45,6 +46,15 @@ describe('network page', () => {
     expect(link({ state: 'syncing', lastUpdate })).toBe('catching up, last update 3 min ago')
     expect(link({ state: 'connecting', lastUpdate: null })).toBe('connecting')
     expect(link({ state: 'offline', lastUpdate })).toBe('offline, last update 3 min ago')
+
+    // the desktop app while its node starts (NodeGate): until the node answers the replica
+    const starting = (status: ReplicaStatus): string => {
+      cleanup()
+      renderWithReplica(<NodeStartingProvider starting><Network /></NodeStartingProvider>, { status })
+      return screen.getByText('This app’s link').nextElementSibling?.textContent ?? ''
+    }
+    expect(starting({ state: 'connecting', lastUpdate })).toBe('waiting for the node to start, last update 3 min ago')
+    expect(starting({ state: 'syncing', lastUpdate })).toBe('catching up, last update 3 min ago')
   })
 
   it('says so when no peer is connected, and when the node was never heard', () => {

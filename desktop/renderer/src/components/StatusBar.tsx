@@ -1,16 +1,16 @@
-// The node connection in one line: live, catching up, connecting or offline, with
+// The node connection in one line: live, catching up, connecting, offline or the node starting, with
 // the time of what is shown whenever it may be out of date.
 import type { ReactNode } from 'react'
-import { useConnection, useStatus } from '../data/hooks.tsx'
-import type { ReplicaState } from '../data/replica.ts'
+import { useConnection, useStatus, type ConnectionState } from '../data/hooks.tsx'
 import { clock, when } from '../data/format.ts'
 
 /** Per state: the words alone, and the lead before "showing what this app last saw at …". */
-const WORDS: Readonly<Record<ReplicaState, { alone: string, lead: string }>> = Object.freeze({
+const WORDS: Readonly<Record<ConnectionState, { alone: string, lead: string }>> = Object.freeze({
   live: { alone: 'Live', lead: 'Live' },
   syncing: { alone: 'Catching up with your node…', lead: 'Catching up with your node…' },
   connecting: { alone: 'Connecting to your node…', lead: 'Connecting…' },
-  offline: { alone: 'Offline: your node does not answer yet', lead: 'Offline:' }
+  offline: { alone: 'Offline: your node does not answer yet', lead: 'Offline:' },
+  'node-starting': { alone: 'Your node is starting…', lead: 'Your node is starting…' }
 })
 
 export function StatusBar ({ now = Date.now }: { now?: () => number }): ReactNode {

@@ -2,6 +2,7 @@
 // replica's version) and returns the API shapes the node put in it.
 import { createContext, useContext, useMemo, useSyncExternalStore, type ReactNode } from 'react'
 import type * as Y from 'yjs'
+import { useNodeStarting } from './node-starting.tsx'
 import type { ReplicaState, ReplicaView } from './replica.ts'
 import type { Account, Device, Fork, FrozenAccount, Price, Receipt, RecentOp, Status } from './types.ts'
 
@@ -96,16 +97,26 @@ export function useRecent (): RecentOp[] {
   return useDocValue(doc => doc.getArray<RecentOp>('recent').toArray().reverse())
 }
 
+/** The replica channel's state, or `node-starting` while the desktop app's node starts. */
+export type ConnectionState = ReplicaState | 'node-starting'
+
 export interface ConnectionView {
-  state: ReplicaState
+  state: ConnectionState
   /** When this app last heard from its node (ms), or null. */
   lastUpdate: number | null
-  /** What is shown may be out of date: the channel is not live. */
+  /** What is shown may be out of date: anything but live. */
   behind: boolean
 }
 
 export function useConnection (): ConnectionView {
   const replica = useReplica()
   const status = useSyncExternalStore(replica.subscribe, replica.status)
-  return useMemo(() => ({ ...status, behind: status.state !== 'live' }), [status])
+  const nodeStarting = useNodeStarting()
+  return useMemo(() => {
+    // Once the node answers the replica (syncing, live) its word wins: the gate asks the node only
+    // every half second.
+    const unanswered = status.state === 'connecting' || status.state === 'offline'
+    const state: ConnectionState = nodeStarting && unanswered ? 'node-starting' : status.state
+    return { state, lastUpdate: status.lastUpdate, behind: state !== 'live' }
+  }, [status, nodeStarting])
 }

@@ -148,6 +148,8 @@ export class ReplicaStore implements ReplicaView {
   }
 
   get doc (): Y.Doc { return this.#current.doc }
+  /** Nothing to show: no state stored by an earlier run, none received yet. */
+  get empty (): boolean { return this.#current.doc.store.clients.size === 0 }
   get epoch (): string { return this.#current.epoch }
   version = (): number => this.#version
   status = (): ReplicaStatus => this.#status

@@ -2,8 +2,7 @@
 // app's live link to the node.
 import { useState, type ReactNode } from 'react'
 import { age, clock, shortId } from '../data/format.ts'
-import { useConnection, useStatus } from '../data/hooks.tsx'
-import type { ReplicaState } from '../data/replica.ts'
+import { useConnection, useStatus, type ConnectionState } from '../data/hooks.tsx'
 import type { Status } from '../data/types.ts'
 import { useNow } from './parts/hooks.ts'
 import { setTileSource, tileSource } from '../data/tiles.ts'
@@ -15,11 +14,12 @@ export function syncProgress (status: Pick<Status, 'ops' | 'sync'>): number {
   return total === 0 ? 1 : status.ops.decided / total
 }
 
-const LINK_WORDS: Readonly<Record<ReplicaState, string>> = Object.freeze({
+const LINK_WORDS: Readonly<Record<ConnectionState, string>> = Object.freeze({
   live: 'live',
   syncing: 'catching up',
   connecting: 'connecting',
-  offline: 'offline'
+  offline: 'offline',
+  'node-starting': 'waiting for the node to start'
 })
 
 export function Network (): ReactNode {

@@ -1,6 +1,9 @@
 // What the desktop app shows until its node runs: asks the main process for the node's state and
 // shows the matching screen (starting, first run, unlock, failed); once the node is ready, `children`.
+// While the node starts, `children` too if an earlier run stored a replica to show (`lastKnownState`),
+// told through NodeStartingProvider that the node is starting.
 import { useEffect, useState, type ReactNode } from 'react'
+import { NodeStartingProvider } from '../data/node-starting.tsx'
 import { inWords } from './checks.ts'
 import { ErrorText, Progress, Screen } from './Screen.tsx'
 import { SetupScreen } from './SetupScreen.tsx'
@@ -12,7 +15,15 @@ export const POLL_MS = 500
 
 interface Answer { state: NodeState, seq: number }
 
-export function NodeGate ({ api, children, pollMs = POLL_MS }: { api: DesktopApi, children: ReactNode, pollMs?: number }): ReactNode {
+export interface NodeGateProps {
+  api: DesktopApi
+  children: ReactNode
+  pollMs?: number
+  /** Whether there is a last known state to show while the node starts (a stored replica, not empty). */
+  lastKnownState?: () => Promise<boolean>
+}
+
+export function NodeGate ({ api, children, pollMs = POLL_MS, lastKnownState }: NodeGateProps): ReactNode {
   // `asks` counts the questions asked; `answer.seq` says which one the state answers (a starting node
   // may answer with the same object twice, and must still be asked again).
   const [asks, setAsks] = useState(0)
@@ -36,17 +47,28 @@ export function NodeGate ({ api, children, pollMs = POLL_MS }: { api: DesktopApi
     return () => { clearTimeout(timer) }
   }, [starting, answer?.seq, pollMs])
 
+  // Asked once the node is found starting. Once true it stays: locked, setup and failed still show their screens.
+  const [lastKnown, setLastKnown] = useState(false)
+  useEffect(() => {
+    if (!starting || lastKnown || lastKnownState === undefined) return
+    let current = true
+    lastKnownState().then(known => { if (current) setLastKnown(known) }, () => {})
+    return () => { current = false }
+  }, [starting, lastKnown, lastKnownState])
+
   const state = answer?.state
   switch (state?.state) {
     case undefined:
     case 'starting':
+      // The same element as when ready: the app is not mounted again when the node gets there.
+      if (state !== undefined && lastKnown) return <NodeStartingProvider starting>{children}</NodeStartingProvider>
       return (
         <Screen title='Starting your node…' lead='Your node is opening its keys and finding the grid. This takes a few seconds.'>
           <Progress>Starting…</Progress>
         </Screen>
       )
     case 'ready':
-      return children
+      return <NodeStartingProvider starting={false}>{children}</NodeStartingProvider>
     case 'setup-needed':
       return <SetupScreen api={api} keychain={state.keychain} onState={show} />
     case 'locked':
