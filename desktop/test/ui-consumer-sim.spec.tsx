@@ -41,6 +41,9 @@ describe('Consumer simulator', () => {
     expect(screen.getByLabelText('Meter reading').textContent).toBe('00001.000 kWh')
     expect(screen.getByText('Still: no power drawn')).toBeTruthy()
     expect(screen.getByRole('list', { name: 'Recent burns' }).textContent).toContain('Burn 5 s ago')
+    // a meter's burns are as large as it is set to sign: no fixed size is claimed
+    expect(screen.getByRole('heading', { name: 'Burns signed by its meter' })).toBeTruthy()
+    expect(document.body.textContent).not.toMatch(/one per kWh/)
   })
 
   it('switches the simulated load through the API when the bulb is clicked, and shows the switch the node reports', async () => {
@@ -58,6 +61,34 @@ describe('Consumer simulator', () => {
     expect(api.calls.filter(c => c.method === 'POST')).toEqual([expect.objectContaining({ path: '/simulator/switch', body: { meter: ids.household, on: false } })])
     expect(bulb().getAttribute('aria-pressed')).toBe('false')
     expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toBe('On, but the load is switched off: nothing is drawn.')
+  })
+
+  it('switches a dark bulb\'s load on through the API, and lights it when the meter reports power drawn', async () => {
+    let on = false
+    const meter = (): object => ({ id: ids.household, role: 'consumption', label: 'household 0', on, powerW: 40, relay: true, meteredWh: 300 })
+    answer = call => {
+      if (call.method === 'GET' && call.path === '/simulator') return { body: { meters: [meter()] } }
+      if (call.method === 'POST' && call.path === '/simulator/switch') { on = (call.body as { on: boolean }).on; return { body: meter() } }
+      return undefined
+    }
+    const { doc } = renderWithReplica(<ConsumerSimulator now={() => NOW} />)
+    const household = doc.getMap<Device>('devices').get(ids.household)!
+    act(() => { doc.getMap('devices').set(ids.household, { ...household, meter: { ...household.meter!, watts: 0 } }) })
+    await act(async () => { await new Promise(resolve => setTimeout(resolve, 0)) })
+    expect(bulb().getAttribute('aria-pressed')).toBe('false')
+    expect(bulb().getAttribute('aria-label')).toBe('Bulb switch: off (click to switch on)')
+    expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toBe('On, but the load is switched off: nothing is drawn.')
+
+    fireEvent.click(bulb())
+    await screen.findByText('household 0: load switched on.')
+    expect(api.calls.filter(c => c.method === 'POST')).toEqual([expect.objectContaining({ path: '/simulator/switch', body: { meter: ids.household, on: true } })])
+    expect(bulb().getAttribute('aria-pressed')).toBe('true')
+    expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toBe('On: the load is switched on, power starts to flow.')
+    expect(screen.getByText('Still: no power drawn')).toBeTruthy()
+
+    act(() => { doc.getMap('devices').set(ids.household, household) })
+    expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toMatch(/^Lit, drawing 40 W: until about/)
+    expect(screen.getByText('Turning: 40 W')).toBeTruthy()
   })
 
   it('says so in words when the node hosts no simulation, and keeps showing the real state', async () => {

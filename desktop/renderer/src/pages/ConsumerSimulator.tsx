@@ -1,6 +1,7 @@
 // The consumer simulator (`#/consumer-sim`): a household meter and a bulb. The bulb follows the device's
 // meter report (relay and power) and its funds; clicking it switches the simulated load; the meter
-// turns while power flows, its meter signs a burn per kWh, and it goes dark when the funds run out.
+// turns while power flows, its meter signs burns (in whole steps of what it metered, the step set on
+// each meter), and it goes dark when the funds run out.
 import { useCallback, useEffect, useState, type ReactNode } from 'react'
 import { ApiError, simulatedMeters, switchSimulated, type SimulatedMeter } from '../data/api.ts'
 import { age, kwh, untilAbout } from '../data/format.ts'
@@ -106,7 +107,8 @@ export function ConsumerSimulator ({ now = Date.now }: { now?: () => number }): 
             {meter !== null && <><dt>Metered, not yet signed</dt><dd>{kwh(meter.queuedWh)}</dd></>}
             {meter !== null && <><dt>Last report</dt><dd>{age(meter.at, now())}</dd></>}
           </dl>
-          <h3 className='small'>Burns signed by its meter (one per kWh)</h3>
+          <h3 className='small'>Burns signed by its meter</h3>
+          <p className='muted small'>Each burn covers what the meter counted since its last one, in whole steps set on the meter (from 1 Wh to 1 kWh).</p>
           {burns.length === 0
             ? <p className='muted small'>None recently.</p>
             : <ul className='small' aria-label='Recent burns'>{burns.slice(0, 5).map(b => <li key={b.id}>Burn {age(b.ts, now())}</li>)}</ul>}
