@@ -126,6 +126,22 @@ describe('Resident page', () => {
     expect(cells[5]).toMatch(/^Light on until about (tomorrow )?\d\d:\d\d$/)
     expect(within(section).queryByText('Plaza lamp')).toBeNull()
   })
+
+  it('shows what came back to this resident from a device, apart from what it burned and what it holds', () => {
+    const [household, lamp] = fixtureDevices() as [ReturnType<typeof fixtureDevices>[number], ReturnType<typeof fixtureDevices>[number]]
+    // 2 kWh given for an evening window: 0.6 kWh burned, 0.25 kWh came back when it ended, 1.15 kWh held
+    const funded = {
+      ...lamp,
+      funds: { ...lamp.funds, funders: [{ funder: ids.resident, putWh: 2000, burnedWh: 600, returnedWh: 250, heldWh: 1150 }] }
+    }
+    renderWithReplica(<Resident />, { fixture: { devices: [household, funded] } })
+    const section = screen.getByRole('region', { name: 'Devices you fund' })
+    const headers = [...section.querySelectorAll('th')].map(th => th.textContent)
+    const row = within(section).getByText('Plaza lamp').closest('tr')!
+    const cells = [...row.querySelectorAll('td')].map(td => td.textContent)
+    expect(cells[headers.indexOf('Came back')]).toBe('0.25 kWh')
+    expect(cells.slice(1, 5)).toEqual(['2 kWh', '0.6 kWh', '0.25 kWh', '1.15 kWh'])
+  })
 })
 
 describe('device QR labels and amounts', () => {
