@@ -67,9 +67,8 @@ export function QrScanner ({ onScan }: { onScan: (text: string) => void }): Reac
     if (file === undefined) return
     setProblem(null)
     try {
-      const bitmap = await createImageBitmap(file)
-      const text = await decodeQr(bitmap)
-      bitmap.close()
+      // barcode-detector decodes the file itself: the browser's image decoder, else ZXing's own.
+      const text = await decodeQr(file)
       if (text === null) setProblem('No QR code found in that photo. Try a sharper, closer photo of the label.')
       else onScan(text)
     } catch (err) {
