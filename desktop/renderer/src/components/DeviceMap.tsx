@@ -53,7 +53,10 @@ export function DeviceMap ({ devices, selected = null, onSelect, tileUrl }: Devi
         fillColor: on ? '#ffd54a' : '#9aa8a0',
         fillOpacity: 0.9
       }).addTo(map)
-      marker.bindTooltip(device.label, { permanent: true, direction: 'top', offset: [0, -8] })
+      // An element, not a string: Leaflet puts a string in as HTML, and a label is anyone's text.
+      const name = document.createElement('span')
+      name.textContent = device.label
+      marker.bindTooltip(name, { permanent: true, direction: 'top', offset: [0, -8] })
       marker.on('click', () => { onSelect?.(device.id) })
       markers.push([device, marker])
     }
