@@ -2,6 +2,7 @@
  * microgrid-app://app/: the built UI's files with their types and the CSP, traversal refused, unknown
  * paths 404, and /api/ forwarded to the node without the page's Origin or cookies.
  */
+import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -48,6 +49,14 @@ describe('the app scheme', () => {
     // Only images may come from elsewhere, over https (a map's tile source, when one is set).
     expect(directives['img-src']).toBe("'self' data: blob: https:")
     expect(CONTENT_SECURITY_POLICY.replace("img-src 'self' data: blob: https:", '')).not.toMatch(/ 'unsafe-eval'|https?:|\*/)
+  })
+
+  it('allows no inline style but the label print frame\'s, by the hash of its text', async () => {
+    // the renderer's tsconfig is not this one's: its file is loaded at run time
+    const { PRINT_STYLE } = await import(/* @vite-ignore */ new URL('../renderer/src/labels/print.ts', import.meta.url).href) as { PRINT_STYLE: string }
+    const directives = Object.fromEntries(CONTENT_SECURITY_POLICY.split('; ').map(d => [d.split(' ')[0], d.split(' ').slice(1).join(' ')]))
+    expect(directives['style-src']).toBe(`'self' 'sha256-${createHash('sha256').update(PRINT_STYLE).digest('base64')}'`)
+    expect(CONTENT_SECURITY_POLICY).not.toContain("'unsafe-inline'")
   })
 
   it('knows its origin exactly', () => {

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { prepareZXingModule, readBarcodes } from 'zxing-wasm/reader'
 import { labelPagesSvg, labelSheetSvg, labelsPerPage, type DeviceLabel } from '../renderer/src/labels/index.ts'
 import { labelSheetPdf } from '../renderer/src/labels/pdf.ts'
+import { PRINT_STYLE, printDocument } from '../renderer/src/labels/print.ts'
 
 const grid = 'mgrid1hxx54d4amkau70cj9yaweldvj5rklmn0335l5h0p4yuuxvavfzsske4j4s'
 const accounts = [
@@ -113,6 +114,15 @@ describe('device label sheet as SVG', () => {
     expect(await first.raster.decode()).toEqual(labels.slice(0, 12).map(l => l.qr).sort())
     expect(rasterSvg(pages[1]!, 8).paths).toBe(1)
     expect(labelSheetSvg(labels)).toContain('height="594mm"')
+  })
+
+  it('prints the pages under one stylesheet, PRINT_STYLE, and no inline style else (the CSP allows that one by its hash)', () => {
+    const pages = labelPagesSvg(devices(labelsPerPage + 1))
+    const html = printDocument(pages)
+    expect(html.match(/<style[\s>]/g)).toHaveLength(1)
+    expect(html).toContain(`<style>${PRINT_STYLE}</style>`)
+    expect(html).not.toMatch(/\sstyle=/)
+    expect(html.endsWith(pages.join(''))).toBe(true)
   })
 
   it('refuses a device without a QR payload', () => {

@@ -1,2 +1,3 @@
 export { categoryName, labelsPerPage, type DeviceLabel } from './layout.ts'
 export { labelPagesSvg, labelSheetSvg } from './svg.ts'
+export { printLabelPages } from './print.ts'

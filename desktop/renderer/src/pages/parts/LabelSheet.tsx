@@ -1,7 +1,7 @@
 // Printing the devices' QR labels: download the sheet as SVG or PDF, or print it.
 import { useState, type ReactNode } from 'react'
 import type { Device } from '../../data/types.ts'
-import { labelPagesSvg, labelSheetSvg, type DeviceLabel } from '../../labels/index.ts'
+import { labelPagesSvg, labelSheetSvg, printLabelPages, type DeviceLabel } from '../../labels/index.ts'
 
 // pdf-lib is most of a label sheet's code: it loads when a PDF is first asked for, not with the app.
 const labelSheetPdf = async (...args: Parameters<typeof import('../../labels/pdf.ts').labelSheetPdf>): Promise<Uint8Array> =>
@@ -19,22 +19,6 @@ function download (name: string, data: BlobPart, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000)
 }
 
-/** Prints the label pages from a hidden frame (one A4 page per SVG). */
-function printPages (pages: string[]): void {
-  const frame = document.createElement('iframe')
-  frame.title = 'Labels to print'
-  frame.style.cssText = 'position:fixed;width:0;height:0;border:0;right:0;bottom:0'
-  document.body.append(frame)
-  const doc = frame.contentDocument
-  if (doc === null) { frame.remove(); throw new Error('The labels could not be prepared for printing.') }
-  doc.open()
-  doc.write(`<!doctype html><title>Device labels</title><style>@page{size:A4;margin:0}body{margin:0}svg{display:block;width:210mm;height:297mm;page-break-after:always}</style>${pages.join('')}`)
-  doc.close()
-  frame.contentWindow?.focus()
-  frame.contentWindow?.print()
-  setTimeout(() => frame.remove(), 60_000)
-}
-
 export function LabelSheet ({ devices, gridName }: { devices: Device[], gridName: string }): ReactNode {
   const [error, setError] = useState<unknown>(null)
   const labels: DeviceLabel[] = devices.map(d => ({ label: d.label, category: d.category, qr: d.qr, gridName }))
@@ -49,7 +33,7 @@ export function LabelSheet ({ devices, gridName }: { devices: Device[], gridName
       <div className='actions'>
         <button type='button' disabled={labels.length === 0} onClick={() => { void run(() => download(`${file}.svg`, labelSheetSvg(labels), 'image/svg+xml'))() }}>Download labels (SVG)</button>
         <button type='button' disabled={labels.length === 0} onClick={() => { void run(async () => download(`${file}.pdf`, await labelSheetPdf(labels, `${gridName} device labels`) as Uint8Array<ArrayBuffer>, 'application/pdf'))() }}>Download labels (PDF)</button>
-        <button type='button' className='secondary' disabled={labels.length === 0} onClick={() => { void run(() => printPages(labelPagesSvg(labels)))() }}>Print labels</button>
+        <button type='button' className='secondary' disabled={labels.length === 0} onClick={() => { void run(() => printLabelPages(labelPagesSvg(labels)))() }}>Print labels</button>
       </div>
       <ErrorNote error={error} />
     </div>
