@@ -2,11 +2,11 @@
  * microgrid-app://app/: the built UI's files with their types and the CSP, traversal refused, unknown
  * paths 404, and /api/ forwarded to the node without the page's Origin or cookies.
  */
-import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { UI_CSP } from '@microgrid/node'
 import { appProtocolHandler } from '../src/main/app-protocol.ts'
 import { APP_ORIGIN, APP_SCHEME_PRIVILEGES, CONTENT_SECURITY_POLICY, isAppUrl, mimeTypeOf } from '../src/main/app-scheme.ts'
 
@@ -51,12 +51,13 @@ describe('the app scheme', () => {
     expect(CONTENT_SECURITY_POLICY.replace("img-src 'self' data: blob: https:", '')).not.toMatch(/ 'unsafe-eval'|https?:|\*/)
   })
 
-  it('allows no inline style but the label print frame\'s, by the hash of its text', async () => {
-    // the renderer's tsconfig is not this one's: its file is loaded at run time
-    const { PRINT_STYLE } = await import(/* @vite-ignore */ new URL('../renderer/src/labels/print.ts', import.meta.url).href) as { PRINT_STYLE: string }
+  it('allows style from the app\'s own files only, no inline style, and is the CSP a node serves the same UI under', () => {
     const directives = Object.fromEntries(CONTENT_SECURITY_POLICY.split('; ').map(d => [d.split(' ')[0], d.split(' ').slice(1).join(' ')]))
-    expect(directives['style-src']).toBe(`'self' 'sha256-${createHash('sha256').update(PRINT_STYLE).digest('base64')}'`)
-    expect(CONTENT_SECURITY_POLICY).not.toContain("'unsafe-inline'")
+    expect(directives['style-src']).toBe("'self'")
+    expect(CONTENT_SECURITY_POLICY).not.toMatch(/'unsafe-inline'|'sha(256|384|512)-|'nonce-/)
+    expect(directives['base-uri']).toBe("'none'")
+    expect(directives['form-action']).toBe("'none'")
+    expect(CONTENT_SECURITY_POLICY).toBe(UI_CSP)
   })
 
   it('knows its origin exactly', () => {

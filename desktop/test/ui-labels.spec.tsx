@@ -1,12 +1,14 @@
 // @vitest-environment node
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import { PDFDocument, PDFArray, PDFRawStream, decodePDFRawStream, type PDFPage } from 'pdf-lib'
+import { build, type Rollup } from 'vite'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { prepareZXingModule, readBarcodes } from 'zxing-wasm/reader'
 import { labelPagesSvg, labelSheetSvg, labelsPerPage, type DeviceLabel } from '../renderer/src/labels/index.ts'
 import { labelSheetPdf } from '../renderer/src/labels/pdf.ts'
-import { PRINT_STYLE, printDocument } from '../renderer/src/labels/print.ts'
+import { printDocument } from '../renderer/src/labels/print.ts'
 
 const grid = 'mgrid1hxx54d4amkau70cj9yaweldvj5rklmn0335l5h0p4yuuxvavfzsske4j4s'
 const accounts = [
@@ -116,13 +118,36 @@ describe('device label sheet as SVG', () => {
     expect(labelSheetSvg(labels)).toContain('height="594mm"')
   })
 
-  it('prints the pages under one stylesheet, PRINT_STYLE, and no inline style else (the CSP allows that one by its hash)', () => {
+  it('prints the pages under one linked stylesheet and no inline style (the CSP allows style from the app\'s origin only)', () => {
     const pages = labelPagesSvg(devices(labelsPerPage + 1))
-    const html = printDocument(pages)
-    expect(html.match(/<style[\s>]/g)).toHaveLength(1)
-    expect(html).toContain(`<style>${PRINT_STYLE}</style>`)
+    const html = printDocument(pages, 'http://127.0.0.1:4100/assets/print-B1x2.css')
+    expect(html.match(/<link[\s>]/g)).toHaveLength(1)
+    expect(html).toContain('<link rel="stylesheet" href="http://127.0.0.1:4100/assets/print-B1x2.css">')
+    expect(html).not.toMatch(/<style[\s>]/)
     expect(html).not.toMatch(/\sstyle=/)
     expect(html.endsWith(pages.join(''))).toBe(true)
+    expect(printDocument([], 'x.css?a=1&b="2"')).toContain('href="x.css?a=1&amp;b=&quot;2&quot;"')
+  })
+
+  it('has its print stylesheet built as a file of its own beside the code, not inlined as a data: URL the CSP would refuse', async () => {
+    const renderer = new URL('../renderer/', import.meta.url)
+    const built = await build({
+      configFile: fileURLToPath(new URL('vite.config.ts', renderer)),
+      logLevel: 'silent',
+      build: {
+        write: false,
+        emptyOutDir: false,
+        rollupOptions: { input: fileURLToPath(new URL('src/labels/print.ts', renderer)), preserveEntrySignatures: 'exports-only' }
+      }
+    }) as Rollup.RollupOutput
+    const css = built.output.filter((o): o is Rollup.OutputAsset => o.type === 'asset' && o.fileName.endsWith('.css'))
+    expect(css.map(o => o.fileName)).toEqual([expect.stringMatching(/^assets\/print-[\w-]+\.css$/)])
+    expect(String(css[0]!.source)).toMatch(/@page\{size:A4;margin:0\}/)
+    const code = built.output.filter((o): o is Rollup.OutputChunk => o.type === 'chunk').map(o => o.code).join('\n')
+    // The module lies in assets/ too: the stylesheet's URL is the file beside it, on the same origin.
+    const file = css[0]!.fileName.slice('assets/'.length).replace(/[.-]/g, '\\$&')
+    expect(code).toMatch(new RegExp(`new URL\\([\`'"]${file}[\`'"],\\s*import\\.meta\\.url\\)`))
+    expect(code).not.toContain('data:')
   })
 
   it('refuses a device without a QR payload', () => {

@@ -4,6 +4,8 @@
  * camera) that no web page shares. Its headers and file types live here; the handler in app-protocol.ts.
  */
 
+import { UI_CSP } from '@microgrid/node'
+
 export const APP_SCHEME = 'microgrid-app'
 export const APP_HOST = 'app'
 export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`
@@ -23,30 +25,12 @@ export const APP_SCHEME_PRIVILEGES = Object.freeze({
 })
 
 /**
- * The UI's Content-Security-Policy: everything from the app's origin only (the node's API included:
- * app-protocol.ts forwards /api/ to it), WebAssembly for the QR decoder, no plugins, no <base>, no
- * framing, no form posts. Beyond the origin:
- * - img-src data: Leaflet's stylesheet images, which Vite inlines as data: URLs; blob: barcode-detector
- *   reads a photo it cannot decode with createImageBitmap through an <img> of the file's blob: URL;
- * - img-src https: the map's street tiles. Their server is the household's choice, made in the UI at run
- *   time and kept in the renderer's storage (renderer/src/data/tiles.ts, https only): this header, fixed
- *   here, cannot name it. Nothing else puts https images in the page (device labels go in as text);
- * - style-src by hash: the one inline <style>, the label print frame's (PRINT_STYLE in
- *   renderer/src/labels/print.ts; main-scheme.spec.ts checks the hash). No 'unsafe-inline': React's style
- *   props and Leaflet's positioning set element.style (the CSSOM), which CSP does not restrict.
+ * The UI's Content-Security-Policy: the one a node serves the UI under to browsers (UI_CSP, its reasons
+ * written there), as the same UI needs the same here: everything from the app's origin only (the node's
+ * API included: app-protocol.ts forwards /api/ to it), style from its files alone, images also over https
+ * (the map's tile server, chosen in the UI at run time).
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "img-src 'self' data: blob: https:",
-  "style-src 'self' 'sha256-dfTpTghYwHzpCv3+Bufp+nMCC4qKXuKfMRreIggrZUg='",
-  "connect-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self' blob:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'"
-].join('; ')
+export const CONTENT_SECURITY_POLICY = UI_CSP
 
 /** Headers on every response of the scheme. */
 export const SECURITY_HEADERS = Object.freeze({

@@ -14,9 +14,32 @@ import type { UiOptions } from './context.ts'
 
 export type { UiOptions }
 
-/** What the UI may load: its own origin only (images also over https: a map's tile source, when one is set), WASM compiled from its own files, no frames, no plugins. */
-export const UI_CSP = "default-src 'self'; img-src 'self' data: blob: https:; style-src 'self' 'unsafe-inline'; connect-src 'self'; " +
-  "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+/**
+ * The UI's Content-Security-Policy, here and in the desktop app's own scheme (desktop/src/main/app-scheme.ts
+ * uses this one): everything from the UI's own origin (the API included: in a browser it is this origin,
+ * in the desktop app the scheme forwards /api/ to the node), WebAssembly for the QR decoder, no plugins,
+ * no <base>, no framing, no form posts. Beyond the origin:
+ * - img-src data: Leaflet's stylesheet images, which Vite inlines as data: URLs; blob: barcode-detector
+ *   reads a photo it cannot decode with createImageBitmap through an <img> of the file's blob: URL;
+ * - img-src https: the map's street tiles. Their server is the household's choice, made in the UI at run
+ *   time and kept in the browser's storage (desktop/renderer/src/data/tiles.ts, https only): this header
+ *   cannot name it. Nothing else puts https images in the page (device labels go in as text).
+ * style-src is 'self' alone: the UI has no inline <style> (the label print frame links a stylesheet file,
+ * desktop/renderer/src/labels/print.css) and no style attribute; React's style props and Leaflet's
+ * positioning set element.style (the CSSOM), which CSP does not restrict.
+ */
+export const UI_CSP = [
+  "default-src 'self'",
+  "img-src 'self' data: blob: https:",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self' blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'none'"
+].join('; ')
 
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 
