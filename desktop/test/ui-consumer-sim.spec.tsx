@@ -16,11 +16,14 @@ beforeEach(() => {
 afterEach(() => { cleanup(); api.restore() })
 
 const bulb = (): HTMLButtonElement => screen.getByRole('button', { name: /^Bulb switch/ })
+/** A lit bulb has a glow around it. */
+const glows = (): boolean => bulb().querySelector('circle') !== null
 
 describe('Consumer simulator', () => {
   it('lights the bulb while the meter reports its relay on and power drawn, and turns the meter', () => {
     renderWithReplica(<ConsumerSimulator now={() => NOW} />)
     expect(bulb().getAttribute('aria-pressed')).toBe('true')
+    expect(glows()).toBe(true)
     expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toMatch(/^Lit, drawing 40 W: until about/)
     expect(screen.getByLabelText('Meter reading').textContent).toBe('00000.300 kWh')
     expect(screen.getByText('Turning: 40 W')).toBeTruthy()
@@ -89,6 +92,22 @@ describe('Consumer simulator', () => {
     act(() => { doc.getMap('devices').set(ids.household, household) })
     expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toMatch(/^Lit, drawing 40 W: until about/)
     expect(screen.getByText('Turning: 40 W')).toBeTruthy()
+  })
+
+  it('shows a switched-off load\'s bulb dark and its meter still while the meter still reports power (its estimate falls slowly)', async () => {
+    answer = call => call.method === 'GET' && call.path === '/simulator'
+      ? { body: { meters: [{ id: ids.household, role: 'consumption', label: 'household 0', on: false, powerW: 0, relay: true, meteredWh: 300 }] } }
+      : undefined
+    const { doc } = renderWithReplica(<ConsumerSimulator now={() => NOW} />)
+    // Before the simulation is read the bulb follows the meter's report alone: lit.
+    expect(glows()).toBe(true)
+    await act(async () => { await new Promise(resolve => setTimeout(resolve, 0)) })
+    // The meter's last report still says 40 W through a closed relay.
+    expect(doc.getMap<Device>('devices').get(ids.household)?.meter).toMatchObject({ relay: true, watts: 40 })
+    expect(bulb().getAttribute('aria-pressed')).toBe('false')
+    expect(screen.getByRole('status', { name: 'Bulb state' }).textContent).toBe('On, but the load is switched off: nothing is drawn.')
+    expect(glows()).toBe(false)
+    expect(screen.getByText('Still: no power drawn')).toBeTruthy()
   })
 
   it('says so in words when the node hosts no simulation, and keeps showing the real state', async () => {

@@ -1,7 +1,7 @@
-// The consumer simulator (`#/consumer-sim`): a household meter and a bulb. The bulb follows the device's
-// meter report (relay and power) and its funds; clicking it switches the simulated load; the meter
-// turns while power flows, its meter signs burns (in whole steps of what it metered, the step set on
-// each meter), and it goes dark when the funds run out.
+// The consumer simulator (`#/consumer-sim`): a household meter and a bulb. The bulb follows the load's
+// switch, the device's meter report (relay and power) and its funds; clicking it switches the simulated
+// load; the meter turns while power flows, its meter signs burns (in whole steps of what it metered, the
+// step set on each meter), and it goes dark when the funds run out.
 import { useCallback, useEffect, useState, type ReactNode } from 'react'
 import { ApiError, simulatedMeters, switchSimulated, type SimulatedMeter } from '../data/api.ts'
 import { age, kwh, untilAbout } from '../data/format.ts'
@@ -51,9 +51,11 @@ export function ConsumerSimulator ({ now = Date.now }: { now?: () => number }): 
   const meter = device.meter
   const usable = device.funds.usableNowWh
   const relayOn = meter?.relay === true
-  const drawing = relayOn && (meter?.watts ?? 0) > 0
   const simulated = simulation.meters?.find(m => m.id === device.id)
   const loadOn = simulated !== undefined ? simulated.on : meter !== null && meter.watts > 0
+  // The meter's power estimate lingers after the load stops (it falls as time passes without a pulse): a
+  // switched-off load draws nothing.
+  const drawing = loadOn && relayOn && (meter?.watts ?? 0) > 0
 
   let state: string
   if (meter === null) state = 'Its meter has not reported to this node yet.'

@@ -1,4 +1,4 @@
-// A bulb that is a button: lit while the device's meter reports its relay on and power drawn.
+// A bulb that is a button: lit while its load is switched on and its meter reports the relay on and power drawn.
 import type { ReactNode } from 'react'
 
 export function Bulb ({ lit, pressed, disabled, onClick }: { lit: boolean, pressed: boolean, disabled?: boolean, onClick: () => void }): ReactNode {
