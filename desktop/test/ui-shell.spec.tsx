@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { act, cleanup, render, screen } from '@testing-library/react'
 import { StatusBar } from '../renderer/src/components/StatusBar.tsx'
 import { ReplicaProvider, useAccounts, useDevice, useForks, useRecent, useStatus } from '../renderer/src/data/hooks.tsx'
@@ -96,6 +96,30 @@ describe('connection', () => {
     expect(takeTokenFromFragment()).toBe('zz9')
     expect(window.location.hash).toBe('')
     expect(takeTokenFromFragment()).toBeNull()
+  })
+
+  it('asks the desktop app\'s preload again after it failed to answer, and keeps the answer it then gives', async () => {
+    vi.resetModules() // a page's first connection() call: nothing asked yet
+    const { connection } = await import('../renderer/src/data/connection.ts')
+    let asked = 0
+    window.microgrid = {
+      connection: async () => {
+        asked++
+        if (asked === 1) throw new Error('the node is not running')
+        return { url: 'http://127.0.0.1:4100', token: `token-${asked}` }
+      }
+    }
+    try {
+      // Callers while the first question is out share it and its failure.
+      const failed = await Promise.allSettled([connection(), connection()])
+      expect(failed.map(r => r.status === 'rejected' && String(r.reason))).toEqual(['Error: the node is not running', 'Error: the node is not running'])
+      expect(asked).toBe(1)
+      expect(await connection()).toEqual({ url: 'http://127.0.0.1:4100', token: 'token-2' })
+      expect(await connection()).toEqual({ url: 'http://127.0.0.1:4100', token: 'token-2' })
+      expect(asked).toBe(2)
+    } finally {
+      delete window.microgrid
+    }
   })
 })
 

@@ -34,9 +34,13 @@ async function resolve (win: Window): Promise<Connection> {
   return { url: win.location.origin, token }
 }
 
-/** The node connection, resolved once per page. */
+/** The node connection, resolved once per page; a failed answer is not kept (the next call asks again). */
 export async function connection (): Promise<Connection> {
-  current ??= resolve(window)
+  if (current === undefined) {
+    const asked = resolve(window)
+    current = asked
+    asked.catch(() => { if (current === asked) current = undefined })
+  }
   return await current
 }
 
