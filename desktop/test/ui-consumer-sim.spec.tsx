@@ -47,6 +47,8 @@ describe('Consumer simulator', () => {
     // a meter's burns are as large as it is set to sign: no fixed size is claimed
     expect(screen.getByRole('heading', { name: 'Burns signed by its meter' })).toBeTruthy()
     expect(document.body.textContent).not.toMatch(/one per kWh/)
+    // nor a maximum: the meter's step (whPerOp) is any whole number of Wh, 1 kWh by default
+    expect(document.body.textContent).toContain('in whole steps set on the meter (1 kWh unless set otherwise, any whole number of Wh)')
   })
 
   it('switches the simulated load through the API when the bulb is clicked, and shows the switch the node reports', async () => {

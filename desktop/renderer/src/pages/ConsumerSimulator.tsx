@@ -110,7 +110,7 @@ export function ConsumerSimulator ({ now = Date.now }: { now?: () => number }): 
             {meter !== null && <><dt>Last report</dt><dd>{age(meter.at, now())}</dd></>}
           </dl>
           <h3 className='small'>Burns signed by its meter</h3>
-          <p className='muted small'>Each burn covers what the meter counted since its last one, in whole steps set on the meter (from 1 Wh to 1 kWh).</p>
+          <p className='muted small'>Each burn covers what the meter counted since its last one, in whole steps set on the meter (1 kWh unless set otherwise, any whole number of Wh).</p>
           {burns.length === 0
             ? <p className='muted small'>None recently.</p>
             : <ul className='small' aria-label='Recent burns'>{burns.slice(0, 5).map(b => <li key={b.id}>Burn {age(b.ts, now())}</li>)}</ul>}
