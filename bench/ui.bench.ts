@@ -2,8 +2,9 @@
  * The desktop UI against a node of realistic size, on loopback, in headless Chromium:
  *
  *  1. Node side: building the UI's replica doc (docs/API.md, "POST /replica") for a ledger of
- *     `--devices` registered consumer devices and about `--ops` ops — from createApi (which builds
- *     the doc) to the first update a client without a replica gets — and that update's size.
+ *     `--devices` registered consumer devices and about `--ops` ops — from createApi to the first
+ *     update a client without a replica gets (the doc is built when first asked for) — and that
+ *     update's size.
  *  2. The resident page (`#/resident`) in one persistent Chromium profile, time from navigation to the
  *     balance showing with the right kWh: cold (empty IndexedDB, the node live), warm (the replica in
  *     IndexedDB, the node live) and offline (the node stopped and its port answering the UI's files
