@@ -1,7 +1,11 @@
-/** `POST /replica`: a client's Yjs replica synced over the stream equals what the read endpoints return. */
+/**
+ * `POST /replica`: a client's Yjs replica synced over the stream equals what the read endpoints return,
+ * accounts, devices and receipts slimmed (their expansion back is tested in desktop/test/replica-entries.spec.ts).
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { closeApi, createApi, replicaOf, RECENT_OPS } from '../src/api/index.ts'
+import { slimAccount, slimDevice, slimReceipt } from '../src/api/replica.ts'
 import { auth, json, startFixture, TOKEN, type Fixture } from './api-fixture.ts'
 import { parser, type SseEvent } from './sse.ts'
 
@@ -68,20 +72,21 @@ async function sync (doc: Y.Doc, epoch: string, app = f.app): Promise<{ stream: 
   return { stream, epoch: current, first }
 }
 
-const byKey = <T>(items: T[], key: (x: T) => string): Record<string, T> => Object.fromEntries(items.map(x => [key(x), x]))
+const byKey = <T, U = T>(items: T[], key: (x: T) => string, value: (x: T) => U = x => x as unknown as U): Record<string, U> =>
+  Object.fromEntries(items.map(x => [key(x), value(x)]))
 
-/** The replica's maps equal fresh reads of the endpoints. */
+/** The replica's maps equal fresh reads of the endpoints (accounts, devices and receipts slimmed as the doc holds them). */
 async function expectEqualToReads (doc: Y.Doc): Promise<void> {
   const { accounts } = await json(await f.get('/api/v1/accounts'))
-  expect(doc.getMap('accounts').toJSON()).toEqual(byKey(accounts, (a: { id: string }) => a.id))
+  expect(doc.getMap('accounts').toJSON()).toEqual(byKey(accounts, (a: { id: string }) => a.id, slimAccount))
   const { devices } = await json(await f.get('/api/v1/devices'))
-  expect(doc.getMap('devices').toJSON()).toEqual(byKey(devices, (d: { id: string }) => d.id))
+  expect(doc.getMap('devices').toJSON()).toEqual(byKey(devices, (d: { id: string }) => d.id, slimDevice))
   const { sellers } = await json(await f.get('/api/v1/prices'))
   expect(doc.getMap('prices').toJSON()).toEqual(byKey(sellers, (s: { account: string }) => s.account))
   const { receipts } = await json(await f.get('/api/v1/receipts'))
   const ours = Object.values(doc.getMap('receipts').toJSON()) as Array<{ paymentId: string, seq: number }>
   const order = (a: { paymentId: string, seq: number }, b: { paymentId: string, seq: number }): number => a.paymentId < b.paymentId ? -1 : a.paymentId > b.paymentId ? 1 : a.seq - b.seq
-  expect(ours.sort(order)).toEqual(receipts.sort(order))
+  expect(ours.sort(order)).toEqual(receipts.map(slimReceipt).sort(order))
   const forks = await json(await f.get('/api/v1/forks'))
   expect(doc.getMap('forks').toJSON()).toEqual({
     ...byKey(forks.forks, (x: { author: string, seq: number }) => `${x.author}:${x.seq}`),
@@ -135,6 +140,36 @@ describe('POST /replica', () => {
     expect((doc.getMap('prices').get(f.id(f.isl.utility)) as { retail: { minorPerMWh: number } }).retail.minorPerMWh).toBe(13_000)
     await expectEqualToReads(doc)
     await stream.cancel()
+  })
+
+  it('writes accounts, devices and receipts without what a client derives, or null, false and empty fields', async () => {
+    await replicaOf(f.app).flush()
+    const doc = replicaOf(f.app).doc
+    const { receipts } = await json(await f.get('/api/v1/receipts'))
+    const settled = receipts.find((r: any) => r.settled)
+    const unsettled = receipts.find((r: any) => r.paymentId === 'pi_unsettled')
+    const stored = (r: { oracle: string, seq: number }): unknown =>
+      [...doc.getMap('receipts').values()].find((x: any) => x.oracle === r.oracle && x.seq === r.seq)
+    const kept = (r: any): object => ({ oracle: r.oracle, seq: r.seq, payer: r.payer, payee: r.payee, contract: r.contract, amountMinor: r.amountMinor, paymentId: r.paymentId, minorPerMWh: r.price.minorPerMWh, ts: r.ts, settled: r.settled })
+    // Settled: no amountDollars, currency, price object, wh, ageMs, settleable, reason, message or mine (null: no settlement service).
+    expect(settled).toMatchObject({ settleable: false, reason: null, message: null, mine: null })
+    expect(stored(settled)).toStrictEqual(kept(settled))
+    // Unsettled and settleable: `settleable` is kept, the null reason and message are not.
+    expect(unsettled).toMatchObject({ settled: false, settleable: true, reason: null, message: null, mine: null })
+    expect(stored(unsettled)).toStrictEqual({ ...kept(unsettled), settleable: true })
+
+    const { devices } = await json(await f.get('/api/v1/devices'))
+    const device = devices.find((d: any) => d.meter === null && d.funds.windows.length === 0 && d.funds.funders.length > 0)
+    expect(device.qr).toMatch(/^microgrid:mg1/)
+    const { id, qr: _qr, position, frozen, meter: _meter, funds: { nextChange, windows: _windows, ...figures }, ...rest } = device
+    expect(doc.getMap('devices').get(id)).toStrictEqual({ ...rest, ...(position !== null && { position }), ...(frozen === true && { frozen }), funds: { ...figures, ...(nextChange !== null && { nextChange }) } })
+
+    const { accounts } = await json(await f.get('/api/v1/accounts'))
+    const account = accounts.find((a: any) => a.label === null)
+    const { id: accountId, role, label: _label, frozen: accountFrozen, ...fields } = account
+    expect(accountFrozen).toBe(false)
+    expect(fields.roles[0]).toBe(role)
+    expect(doc.getMap('accounts').get(accountId)).toStrictEqual(fields)
   })
 
   it('writes only what an op touched: one funding changes the funder\'s and the device\'s entries, no others', async () => {

@@ -9,6 +9,10 @@
  * itself (a device's funding windows open and end, `status.time`): every `refreshMs` the devices
  * with windows and the status are computed again. A fork or an unfreeze can change verdicts far back
  * (the ledger decides chains again): then every entry is computed again and only changes are written.
+ *
+ * Accounts, devices and receipts are written slim (`slimAccount`, `slimDevice`, `slimReceipt`): without
+ * what a client derives from the entry's key, the status or the clock, and without null, false or empty
+ * fields; the UI's data layer expands them back into the read endpoints' shapes.
  */
 import { randomBytes } from 'node:crypto'
 import * as Y from 'yjs'
@@ -19,9 +23,9 @@ import { currencyDigits, idOf, isListed, type ApiContext, type ReplicaOptions } 
 export type { ReplicaOptions }
 import { EventHub, type HubClient } from './events.ts'
 import { renderResult, type OpResultJson } from './render.ts'
-import { accountJson } from './routes/accounts.ts'
-import { deviceJson } from './routes/devices.ts'
-import { forksJson, receiptJson, sellerJson, serviceView, type ServiceView } from './routes/market.ts'
+import { accountJson, type AccountJson } from './routes/accounts.ts'
+import { deviceJson, type DeviceJson } from './routes/devices.ts'
+import { forksJson, receiptJson, sellerJson, serviceView, type ReceiptJson, type ServiceView } from './routes/market.ts'
 import { statusJson } from './routes/status.ts'
 
 /** How many decided ops `recent` keeps. */
@@ -60,6 +64,55 @@ export function touchedChains (state: LedgerState, r: Extract<IngestResult, { st
   // A device's op may close funding windows: what is left goes back to their funders.
   if (author?.funds !== null && author?.funds !== undefined) for (const idx of author.funds.funders.keys()) touch(state.chains[idx])
   return touched
+}
+
+/** An account as the doc holds it: its id is the key, its `role` the first of `roles`; `label` null and `frozen` false omitted. */
+export type SlimAccount = Omit<AccountJson, 'id' | 'role' | 'label' | 'frozen'> & { label?: string, frozen?: true }
+
+export function slimAccount ({ id: _key, role: _first, label, frozen, ...rest }: AccountJson): SlimAccount {
+  return { ...rest, ...(label !== null && { label }), ...(frozen && { frozen }) }
+}
+
+type FundsJson = DeviceJson['funds']
+/** A device's funds in the doc: `nextChange` null and empty `windows` / `funders` omitted. */
+export type SlimFunds = Omit<FundsJson, 'nextChange' | 'windows' | 'funders'> & Partial<Pick<FundsJson, 'windows' | 'funders'>> & { nextChange?: number }
+
+/**
+ * A device as the doc holds it: its id is the key, its `qr` made from the id and the status's grid id;
+ * `position` and `meter` null and `frozen` false omitted; its funds slim.
+ */
+export type SlimDevice = Omit<DeviceJson, 'id' | 'qr' | 'position' | 'frozen' | 'meter' | 'funds'> &
+  { position?: NonNullable<DeviceJson['position']>, frozen?: true, meter?: NonNullable<DeviceJson['meter']>, funds: SlimFunds }
+
+export function slimDevice ({ id: _key, qr: _derived, position, frozen, meter, funds, ...rest }: DeviceJson): SlimDevice {
+  const { nextChange, windows, funders, ...figures } = funds
+  return {
+    ...rest,
+    ...(position !== null && { position }),
+    ...(frozen && { frozen }),
+    ...(meter !== null && { meter }),
+    funds: { ...figures, ...(nextChange !== null && { nextChange }), ...(windows.length > 0 && { windows }), ...(funders.length > 0 && { funders }) }
+  }
+}
+
+/**
+ * A receipt as the doc holds it: the price as `minorPerMWh` (omitted when null); `amountDollars`,
+ * `currency`, `price.dollarsPerKWh` and `wh` derived from it and the status's currency; `ageMs` from
+ * `ts` and the status's `time`; `settleable` false, `reason` / `message` / `mine` null omitted.
+ */
+export type SlimReceipt = Omit<ReceiptJson, 'amountDollars' | 'currency' | 'price' | 'wh' | 'ageMs' | 'settleable' | 'reason' | 'message' | 'mine'> &
+  { minorPerMWh?: number, settleable?: true, reason?: string, message?: string, mine?: boolean }
+
+export function slimReceipt (r: ReceiptJson): SlimReceipt {
+  const { amountDollars: _a, currency: _c, price, wh: _w, ageMs: _age, settleable, reason, message, mine, ...rest } = r
+  return {
+    ...rest,
+    ...(price !== null && { minorPerMWh: price.minorPerMWh }),
+    ...(settleable && { settleable }),
+    ...(reason !== null && { reason }),
+    ...(message !== null && { message }),
+    ...(mine !== null && { mine })
+  }
 }
 
 const positionChain = (p: number): number => Math.floor(p / RECEIPT_SPAN)
@@ -349,7 +402,7 @@ export class Replica {
   }
 
   #writeAccount (state: LedgerState, chain: ChainView): void {
-    this.#put('accounts', idOf(chain.key), accountJson(state, chain))
+    this.#put('accounts', idOf(chain.key), slimAccount(accountJson(state, chain)))
   }
 
   #writeDevice (state: LedgerState, key: PublicKey, now: number): void {
@@ -361,7 +414,7 @@ export class Replica {
     if (device.funds.windows.length > 0) this.#windowed.add(hex)
     else this.#windowed.delete(hex)
     // `funds.at` moves with every computation: the entry is written when anything else changed.
-    this.#put('devices', id, device, v => ({ ...v, funds: { ...v.funds, at: 0 } }))
+    this.#put('devices', id, slimDevice(device), v => ({ ...v, funds: { ...v.funds, at: 0 } }))
   }
 
   /** Writes a receipt's entry (keyed by the receipt op's id) and indexes it if unsettled; returns its key. */
@@ -382,8 +435,8 @@ export class Replica {
         set.add(position)
       }
     }
-    // `ageMs` moves with the clock: written with the rest, derive the age from `ts`.
-    this.#put('receipts', key, receiptJson(this.#ctx, state, item, service, now), v => ({ ...v, ageMs: 0 }))
+    // Not `ageMs`: it moves with the clock, a client derives it from `ts`.
+    this.#put('receipts', key, slimReceipt(receiptJson(this.#ctx, state, item, service, now)))
     return key
   }
 

@@ -23,9 +23,20 @@ export function kwh (wh: number): string {
   return `${numberFormat({ minimumFractionDigits: 0, maximumFractionDigits: digits }).format(value)} kWh`
 }
 
+/** Minor units in major units ("dollars" for USD): 125 → 1.25. */
+export function majorUnits (minor: number, currency: Currency = USD): number {
+  return minor / 10 ** currency.digits
+}
+
+/** A price in minor units per MWh in major units per kWh: 125,000 → 1.25 ($ per kWh). */
+export function majorPerKWh (minorPerMWh: number, currency: Currency = USD): number {
+  // One division (1,000 kWh per MWh folded into the power of ten): the double nearest the exact price.
+  return minorPerMWh / 10 ** (currency.digits + 3)
+}
+
 /** "$1.25" from minor units of the currency. */
 export function money (minor: number, currency: Currency = USD): string {
-  return majorMoney(minor / 10 ** currency.digits, currency)
+  return majorMoney(majorUnits(minor, currency), currency)
 }
 
 /** "$1.25" from major units. */

@@ -1,9 +1,10 @@
 // React hooks over the replica: each re-renders when the Y.Doc changes (useSyncExternalStore on the
-// replica's version) and returns the API shapes the node put in it.
+// replica's version) and returns the API shapes, the node's slim entries expanded (replica-entries.ts).
 import { createContext, useContext, useMemo, useSyncExternalStore, type ReactNode } from 'react'
 import type * as Y from 'yjs'
 import { useNodeStarting } from './node-starting.tsx'
 import type { ReplicaState, ReplicaView } from './replica.ts'
+import { docFacts, expandAccount, expandDevice, expandReceipt, type StoredAccount, type StoredDevice, type StoredReceipt } from './replica-entries.ts'
 import type { Account, Device, Fork, FrozenAccount, Price, Receipt, RecentOp, Status } from './types.ts'
 
 const ReplicaContext = createContext<ReplicaView | null>(null)
@@ -26,17 +27,18 @@ function useDocValue<T> (read: (doc: Y.Doc, replica: ReplicaView) => T, key: unk
 }
 
 /**
- * A whole map's values, sorted, made once per doc version and shared by every component that asks
- * (the resident page lists the devices three times; a grid has 10,000 of them).
+ * A whole map's values, expanded and sorted, made once per doc version and shared by every component
+ * that asks (the resident page lists the devices three times; a grid has 10,000 of them).
  */
 const sorted = new WeakMap<ReplicaView, Map<string, { doc: Y.Doc, version: number, values: unknown[] }>>()
-function sortedValues<T> (replica: ReplicaView, doc: Y.Doc, name: string, order: (a: T, b: T) => number): T[] {
+function sortedValues<S, T = S> (replica: ReplicaView, doc: Y.Doc, name: string, order: (a: T, b: T) => number,
+  expand: (key: string, stored: S) => T = (_key, stored) => stored as unknown as T): T[] {
   let lists = sorted.get(replica)
   if (lists === undefined) sorted.set(replica, lists = new Map())
   const version = replica.version()
   const cached = lists.get(name)
   if (cached?.doc === doc && cached.version === version) return cached.values as T[]
-  const values = [...doc.getMap<T>(name).values()].sort(order)
+  const values = Array.from(doc.getMap<S>(name).entries(), ([key, stored]) => expand(key, stored)).sort(order)
   lists.set(name, { doc, version, values })
   return values
 }
@@ -56,19 +58,28 @@ export function useStatus (): Status | null {
 }
 
 export function useAccounts (): Account[] {
-  return useDocValue((doc, replica) => sortedValues<Account>(replica, doc, 'accounts', (a, b) => compare(a.id, b.id)))
+  return useDocValue((doc, replica) => sortedValues<StoredAccount, Account>(replica, doc, 'accounts', (a, b) => compare(a.id, b.id), expandAccount))
 }
 
 export function useAccount (id: string | null | undefined): Account | null {
-  return useDocValue(doc => id == null ? null : doc.getMap<Account>('accounts').get(id) ?? null, id)
+  return useDocValue(doc => {
+    const stored = id == null ? undefined : doc.getMap<StoredAccount>('accounts').get(id)
+    return stored === undefined ? null : expandAccount(id as string, stored)
+  }, id)
 }
 
 export function useDevices (): Device[] {
-  return useDocValue((doc, replica) => sortedValues<Device>(replica, doc, 'devices', byLabel))
+  return useDocValue((doc, replica) => {
+    const facts = docFacts(doc)
+    return sortedValues<StoredDevice, Device>(replica, doc, 'devices', byLabel, (key, stored) => expandDevice(key, stored, facts))
+  })
 }
 
 export function useDevice (id: string | null | undefined): Device | null {
-  return useDocValue(doc => id == null ? null : doc.getMap<Device>('devices').get(id) ?? null, id)
+  return useDocValue(doc => {
+    const stored = id == null ? undefined : doc.getMap<StoredDevice>('devices').get(id)
+    return stored === undefined ? null : expandDevice(id as string, stored, docFacts(doc))
+  }, id)
 }
 
 export function usePrices (): Price[] {
@@ -76,7 +87,10 @@ export function usePrices (): Price[] {
 }
 
 export function useReceipts (): Receipt[] {
-  return useDocValue((doc, replica) => sortedValues<Receipt>(replica, doc, 'receipts', (a, b) => b.ts - a.ts))
+  return useDocValue((doc, replica) => {
+    const facts = docFacts(doc)
+    return sortedValues<StoredReceipt, Receipt>(replica, doc, 'receipts', (a, b) => b.ts - a.ts, (_key, stored) => expandReceipt(stored, facts))
+  })
 }
 
 /** Forks (fraud proofs) and the frozen accounts, as GET /forks gives them. */

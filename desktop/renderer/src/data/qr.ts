@@ -18,3 +18,8 @@ export function parseDeviceQr (text: string, expectedGrid?: string): DeviceQr {
   }
   return { account, grid }
 }
+
+/** A device label's payload, as the node makes it: `microgrid:<account>?grid=<grid>`. */
+export function deviceQr (account: string, grid: string): string {
+  return `microgrid:${account}?grid=${grid}`
+}

@@ -53,7 +53,9 @@ const HistoryEntrySchema = z.object({
 
 const IdParams = z.object({ id: AccountId.openapi({ param: { name: 'id', in: 'path' } }) })
 
-export function accountJson (state: LedgerState, chain: ChainView): z.infer<typeof AccountSchema> {
+export type AccountJson = z.infer<typeof AccountSchema>
+
+export function accountJson (state: LedgerState, chain: ChainView): AccountJson {
   const roles = rolesOf(state, chain)
   return {
     id: idOf(chain.key),

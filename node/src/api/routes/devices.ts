@@ -80,7 +80,9 @@ function qrOf (key: PublicKey, grid: Uint8Array): string {
   return cached.qr
 }
 
-export function deviceJson (ctx: ApiContext, state: LedgerState, key: PublicKey, body: ConsumerRegistration, now: number): z.infer<typeof DeviceSchema> {
+export type DeviceJson = z.infer<typeof DeviceSchema>
+
+export function deviceJson (ctx: ApiContext, state: LedgerState, key: PublicKey, body: ConsumerRegistration, now: number): DeviceJson {
   const f = fundsOf(state, key, now)
   const report = ctx.node.meterReports.get(toHex(key))
   const chain = state.findChain(key)
