@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closeApi, createApi, serveApi, UI_CSP, type ServedApi } from '../src/api/index.ts'
-import { main, reportError } from '../src/cli.ts'
+import { cliRunning as cli } from './cli-process.ts'
 import { auth, json, rawRequest, startFixture, TOKEN, type Fixture } from './api-fixture.ts'
 
 let f: Fixture
@@ -126,17 +126,6 @@ describe('the UI at /', () => {
 })
 
 describe('microgrid start --ui', () => {
-  /** Runs the command line in-process: exit code, stdout, stderr, and the running node to stop. */
-  async function cli (args: string[]): Promise<{ code: number, out: string, err: string, stop: () => Promise<void> }> {
-    const out: string[] = []
-    const err: string[] = []
-    try {
-      const running = await main(args, l => out.push(l), { err: l => err.push(l), errRaw: t => err.push(t), errIsTTY: false })
-      return { code: 0, out: out.join('\n'), err: err.join('\n'), stop: async () => { await running?.stop() } }
-    } catch (e) {
-      return { code: reportError(e, args, l => err.push(l)), out: out.join('\n'), err: err.join('\n'), stop: async () => {} }
-    }
-  }
 
   it('serves the UI at the API\'s URL and prints <url>/#token=<token>; a directory without index.html is exit 2', async () => {
     const data = join(base, 'node')

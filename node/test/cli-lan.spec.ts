@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { renderUnicodeCompact } from 'uqr'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { main, reportError } from '../src/cli.ts'
+import { cliRunning as cli } from './cli-process.ts'
 import { rawRequest } from './api-fixture.ts'
 
 const { LAN_ADDRESS } = vi.hoisted(() => ({ LAN_ADDRESS: '192.0.2.77' }))
@@ -29,17 +29,6 @@ let data: string
 let ui: string
 let token: string
 
-/** Runs the command line in-process: exit code, stdout, stderr, and the running node to stop. */
-async function cli (args: string[]): Promise<{ code: number, out: string, err: string, stop: () => Promise<void> }> {
-  const out: string[] = []
-  const err: string[] = []
-  try {
-    const running = await main(args, l => out.push(l), { err: l => err.push(l), errRaw: t => err.push(t), errIsTTY: false })
-    return { code: 0, out: out.join('\n'), err: err.join('\n'), stop: async () => { await running?.stop() } }
-  } catch (e) {
-    return { code: reportError(e, args, l => err.push(l)), out: out.join('\n'), err: err.join('\n'), stop: async () => {} }
-  }
-}
 
 const START = ['start', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
 

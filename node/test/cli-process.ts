@@ -13,13 +13,19 @@ export interface Outcome { code: number, out: string, err: string }
 
 /** A client command, in-process as the command line runs it. */
 export async function cli (args: string[]): Promise<Outcome> {
+  const { code, out, err } = await cliRunning(args)
+  return { code, out, err }
+}
+
+/** `microgrid start` (or any command) in-process: its outcome and the running node to stop. */
+export async function cliRunning (args: string[]): Promise<Outcome & { stop: () => Promise<void> }> {
   const out: string[] = []
   const err: string[] = []
   try {
-    await main(args, l => out.push(l), { err: l => err.push(l), errRaw: t => err.push(t), errIsTTY: false })
-    return { code: 0, out: out.join('\n'), err: err.join('\n') }
+    const running = await main(args, l => out.push(l), { err: l => err.push(l), errRaw: t => err.push(t), errIsTTY: false })
+    return { code: 0, out: out.join('\n'), err: err.join('\n'), stop: async () => { await running?.stop() } }
   } catch (e) {
-    return { code: reportError(e, args, l => err.push(l)), out: out.join('\n'), err: err.join('\n') }
+    return { code: reportError(e, args, l => err.push(l)), out: out.join('\n'), err: err.join('\n'), stop: async () => {} }
   }
 }
 
