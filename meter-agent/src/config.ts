@@ -71,6 +71,13 @@ function num (value: unknown, field: string, min: number, fallback?: number): nu
   return value
 }
 
+/** A whole number ≥ `min` (energy per op, pulses): the agent counts these in integers. */
+function int (value: unknown, field: string, min: number, fallback?: number): number {
+  const n = num(value, field, min, fallback)
+  if (!Number.isSafeInteger(n)) throw new ConfigError(`${field}: expected a whole number ≥ ${min}, got ${n}`)
+  return n
+}
+
 function known (raw: Raw, field: string, keys: readonly string[]): void {
   for (const k of Object.keys(raw)) if (!keys.includes(k)) throw new ConfigError(`${field}.${k}: no such setting (expected one of ${keys.join(', ')})`)
 }
@@ -128,7 +135,7 @@ export function parseConfig (value: unknown, base: string): MeterConfig {
     nodes,
     stateDir: path(raw.stateDir ?? '.', 'config.stateDir'),
     pulsesPerKwh: num(raw.pulsesPerKwh, 'config.pulsesPerKwh', 1),
-    whPerOp: num(raw.whPerOp, 'config.whPerOp', 1, 1000),
+    whPerOp: int(raw.whPerOp, 'config.whPerOp', 1, 1000),
     maxPowerW: num(raw.maxPowerW, 'config.maxPowerW', 1, 25_000),
     input: inputConfig,
     relay,
@@ -148,7 +155,7 @@ export function parseConfig (value: unknown, base: string): MeterConfig {
       syncEveryMs: num(timing.syncEveryMs, 'config.timing.syncEveryMs', 100, 10_000),
       fundsEveryMs: num(timing.fundsEveryMs, 'config.timing.fundsEveryMs', 100, 30_000),
       saveEveryMs: num(timing.saveEveryMs, 'config.timing.saveEveryMs', 0, 10_000),
-      saveEveryPulses: num(timing.saveEveryPulses, 'config.timing.saveEveryPulses', 1, 10)
+      saveEveryPulses: int(timing.saveEveryPulses, 'config.timing.saveEveryPulses', 1, 10)
     }
   }
 }
