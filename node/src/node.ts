@@ -144,6 +144,8 @@ export class MicrogridNode {
   readonly #banned = new Map<string, number>()
   readonly #rate = new Map<string, { second: number, count: number }>()
   readonly #pulling = new Map<string, Promise<number>>()
+  /** The decided count the pulls under way lead to, from what their servers said was left. */
+  #syncTarget: number | undefined
   readonly #listeners: { [K in keyof NodeEvents]?: Array<Listener<K>> } = {}
   /** The latest report of each meter agent that uses this node (by device key, hex). */
   readonly meterReports = new Map<string, { report: MeterReport, peer: string }>()
@@ -424,6 +426,15 @@ export class MicrogridNode {
   }
 
   /**
+   * The decided count this node is syncing towards, as its peers told it when they began serving its
+   * pulls; undefined when no peer has said so or the node has reached it.
+   */
+  syncTarget (): number | undefined {
+    if (this.#syncTarget !== undefined && this.ledger.state.decidedCount >= this.#syncTarget) this.#syncTarget = undefined
+    return this.#syncTarget
+  }
+
+  /**
    * Pulls what `peer` holds and this node lacks, in causal order, applying it batch by batch (the
    * stream's flow control is the backpressure). Resolves to the number of ops received.
    */
@@ -448,6 +459,7 @@ export class MicrogridNode {
 
   async #pullRound (peer: string): Promise<{ count: number, more: boolean }> {
     const state = this.ledger.state
+    const decidedAtStart = state.decidedCount
     const heads: Array<[Uint8Array, number, Uint8Array]> = []
     for (const c of state.chains) if (c.length > 0) heads.push([c.key, c.length - 1, c.idAt(c.length - 1).slice(0, HEAD_ID_BYTES)])
     const forks: Array<[Uint8Array, number]> = state.equivocations.map(e => [fromHex(e.author), e.seq])
@@ -478,6 +490,7 @@ export class MicrogridNode {
             return { count, more: message.more && count > 0 }
           }
           if (message.t === 'error') throw new Error(`peer refused the pull: ${message.message}`)
+          if (message.left !== undefined) this.#syncTarget = Math.max(this.#syncTarget ?? 0, decidedAtStart + message.left)
           // Let the event loop take its I/O before each batch: applying them back to back kept it busy
           // ~1 s at a time during a long sync, and the keep-alive ping and gossip waited that long.
           // Not before the end: the pull is over as soon as its last batch is decided.
@@ -525,12 +538,16 @@ export class MicrogridNode {
       theirs.set(hex, diverged ? -1 : seq)
     }
     const knownForks = new Set(request.forks.map(([k, s]) => `${toHex(k)}:${s}`))
+    // What the puller lacks in all, told with the first batch: its progress, over this pull and the next.
+    let left: number | undefined = 0
+    for (const chain of state.chains) left += Math.max(0, chain.length - 1 - (theirs.get(chain.hex) ?? -1))
     let batch: Uint8Array[] = []
     let batchBytes = 0
     let sent = 0
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return
-      await lp.write(encodeMessage({ t: 'ops', ops: batch }), { signal: AbortSignal.timeout(30_000) })
+      await lp.write(encodeMessage(left === undefined ? { t: 'ops', ops: batch } : { t: 'ops', ops: batch, left }), { signal: AbortSignal.timeout(30_000) })
+      left = undefined
       batch = []
       batchBytes = 0
     }

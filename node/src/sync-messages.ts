@@ -35,10 +35,16 @@ export interface PullRequest {
 /** Bytes of a head's op id a pull request carries. */
 export const HEAD_ID_BYTES = 8
 
-/** Server -> puller: a batch of ops, in an order where each op comes after its causal past. */
+/**
+ * Server -> puller: a batch of ops, in an order where each op comes after its causal past. The first
+ * batch of a pull says how many decided ops the server held beyond the puller's heads when the pull
+ * began (`left`: this pull's and any later pull's), so the puller can show its progress; a puller
+ * that does not know the field ignores it.
+ */
 export interface OpsMessage {
   t: 'ops'
   ops: Uint8Array[]
+  left?: number
 }
 
 /** Server -> puller: the end of a pull; `more` when the server holds more than it sent. */
@@ -119,7 +125,10 @@ export function decodeServerMessage (bytes: Uint8Array): ServerMessage {
       if (!Array.isArray(m.ops) || m.ops.length > SYNC_LIMITS.maxOpsPerMessage || !m.ops.every(o => o instanceof Uint8Array)) {
         throw new SyncProtocolError(`ops: expected a list of at most ${SYNC_LIMITS.maxOpsPerMessage} byte strings`)
       }
-      return { t: 'ops', ops: m.ops as Uint8Array[] }
+      if (m.left !== undefined && (typeof m.left !== 'number' || !Number.isSafeInteger(m.left) || m.left < 0)) {
+        throw new SyncProtocolError('left: expected a whole number ≥ 0')
+      }
+      return m.left === undefined ? { t: 'ops', ops: m.ops as Uint8Array[] } : { t: 'ops', ops: m.ops as Uint8Array[], left: m.left }
     }
     case 'done':
       if (typeof m.more !== 'boolean') throw new SyncProtocolError('more: expected a boolean')

@@ -255,9 +255,14 @@ describe('replication', () => {
     expect(joiner.ledger.state.decidedCount).toBe(0)
     let received = 0
     joiner.on('sync:done', e => { received += e.received })
+    // What the serving peer said was left, as the joiner knew it when the first synced op arrived.
+    let toldTarget: number | undefined
+    joiner.on('op', () => { toldTarget ??= joiner.syncTarget() })
     const t = performance.now()
     await cluster.link(joiner, b)
     await cluster.converge([a, b, joiner], target, 30_000)
+    expect(toldTarget).toBe(island.ops.length)
+    expect(joiner.syncTarget()).toBeUndefined()
     console.log(`late joiner synced ${island.ops.length} ops in ${(performance.now() - t).toFixed(0)} ms`)
     expect(joiner.stateHash()).toBe(target)
     expect(joiner.ledger.state.pendingCount).toBe(0)

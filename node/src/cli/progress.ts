@@ -3,9 +3,9 @@
  * pulled from peers), a progress line on stderr — redrawn in place on a terminal, plain lines every few
  * seconds otherwise — then one line saying what was synced.
  *
- * Peers do not announce how many ops they hold, so the total is not known: the bar shows activity, the
- * ops received, their rate and the ledger's decided count. `target` (when something can tell it) turns
- * it into a bar with a percentage.
+ * The line shows the ops received, their rate and the ledger's decided count; with a `target` (start
+ * passes the node's `syncTarget()`: how many ops the serving peers said were left when their pulls
+ * began) it is a bar with a percentage. A peer that does not say shows activity only.
  */
 import type { MicrogridNode } from '../node.ts'
 

@@ -170,7 +170,7 @@ export async function start (ctx: Context): Promise<Running> {
     stops.push(async () => await removeRun(dir))
 
     if (!ctx.json) {
-      progress = syncProgress(node, { tty: ctx.io.errIsTTY, write: ctx.io.errRaw, line: ctx.io.err })
+      progress = syncProgress(node, { tty: ctx.io.errIsTTY, write: ctx.io.errRaw, line: ctx.io.err, target: () => node.syncTarget() })
       stops.push(() => progress?.stop())
     }
     node.on('peer:bad', ({ peer, reason, banned }) => note(`${banned ? 'banned   ' : 'bad peer '} ${peer}: ${reason}`))
