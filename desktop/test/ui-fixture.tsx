@@ -35,7 +35,7 @@ export function fixtureStatus (): Status {
     peers: [{ id: '12D3KooWAb', addresses: ['/ip4/127.0.0.1/tcp/4101'] }],
     ops: { decided: 22, pending: 0 },
     stateHash: '6197de384a8a3bf5cbd18dd1e21cf967f35a8b823241a74d9fef2838c611d146',
-    sync: { missing: 0, lastPull: null },
+    sync: { missing: 0, lastPull: null, target: null },
     forks: 0,
     frozen: 0,
     supply: { mintedWh: 20000, burnedWh: 300 },

@@ -36,6 +36,19 @@ describe('network page', () => {
     expect(syncProgress({ ops: { decided: 0, pending: 0 }, sync: { missing: 0, lastPull: null } })).toBe(1)
   })
 
+  it('measures a sync under way against the count the serving peers said it leads to', () => {
+    const { doc } = renderWithReplica(<Network />)
+    act(() => {
+      doc.getMap('status').set('ops', { decided: 2_500, pending: 0 })
+      doc.getMap('status').set('sync', { missing: 0, lastPull: null, target: 10_000 })
+    })
+    const sync = screen.getByRole('region', { name: 'Sync' })
+    expect(within(sync).getByRole('status').textContent).toBe('Syncing: 25%')
+    expect(within(sync).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('25')
+    act(() => { doc.getMap('status').set('sync', { missing: 0, lastPull: null, target: null }) })
+    expect(within(sync).getByRole('status').textContent).toBe('✓ In sync: nothing known to be missing')
+  })
+
   it('says in words how this app\'s link to the node stands', () => {
     const lastUpdate = Date.now() - 180_000
     const link = (status: ReplicaStatus): string => {

@@ -22,7 +22,7 @@ describe('GET /status', () => {
     expect(s.forks).toBe(0)
     expect(s.frozen).toBe(0)
     expect(s.peers).toEqual([])
-    expect(s.sync).toEqual({ missing: 0, lastPull: null })
+    expect(s.sync).toEqual({ missing: 0, lastPull: null, target: null })
     expect(s.signers.map((x: { name: string }) => x.name).sort()).toEqual(['oracle', 'producer', 'registrar', 'resident', 'utility'])
     expect(s.signers.find((x: { name: string }) => x.name === 'utility').roles).toEqual(['utility'])
   })

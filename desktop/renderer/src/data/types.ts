@@ -12,7 +12,7 @@ export interface Status {
   peers: Array<{ id: string, addresses: string[] }>
   ops: { decided: number, pending: number }
   stateHash: string
-  sync: { missing: number, lastPull: { peer: string, received: number, at: number } | null }
+  sync: { missing: number, lastPull: { peer: string, received: number, at: number } | null, target?: number | null }
   forks: number
   frozen: number
   supply: { mintedWh: number, burnedWh: number }

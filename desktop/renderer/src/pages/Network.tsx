@@ -8,8 +8,13 @@ import { useNow } from './parts/hooks.ts'
 import { setTileSource, tileSource } from '../data/tiles.ts'
 import { Empty, PageHeader, Panel } from './parts/ui.tsx'
 
-/** How far the node's ledger got: decided ops over decided plus those waiting (pending or known missing). */
+/**
+ * How far the node's ledger got: decided ops over the count its peers said a sync under way leads to,
+ * else over decided plus those waiting (pending or known missing).
+ */
 export function syncProgress (status: Pick<Status, 'ops' | 'sync'>): number {
+  const target = status.sync.target ?? null
+  if (target !== null && target > 0) return Math.min(1, status.ops.decided / target)
   const total = status.ops.decided + status.ops.pending + status.sync.missing
   return total === 0 ? 1 : status.ops.decided / total
 }
@@ -35,7 +40,7 @@ export function Network (): ReactNode {
     )
   }
   const progress = syncProgress(status)
-  const synced = status.ops.pending === 0 && status.sync.missing === 0
+  const synced = status.ops.pending === 0 && status.sync.missing === 0 && (status.sync.target ?? null) === null
   const percent = Math.floor(progress * 1000) / 10
   return (
     <div className='page'>

@@ -24,7 +24,9 @@ const StatusSchema = z.object({
   sync: z.object({
     missing: z.number().int().openapi({ description: 'Chain positions pending ops wait for (0 = nothing known to be missing)' }),
     lastPull: z.object({ peer: z.string(), received: z.number().int(), at: z.number() }).nullable()
-      .openapi({ description: 'The last pull from a peer that finished: ops received, when (ms since the epoch)' })
+      .openapi({ description: 'The last pull from a peer that finished: ops received, when (ms since the epoch)' }),
+    target: z.number().int().nullable()
+      .openapi({ description: 'The decided count the node is syncing towards, as the peers serving its pulls said; null when no sync is under way' })
   }),
   forks: z.number().int().openapi({ description: 'Forks (fraud proofs) known: see GET /forks' }),
   frozen: z.number().int().openapi({ description: 'Accounts frozen by a fork' }),
@@ -61,7 +63,7 @@ export function statusJson (ctx: ApiContext): z.infer<typeof StatusSchema> {
     peers,
     ops: { decided: state.decidedCount, pending: state.pendingCount },
     stateHash: node.stateHash(),
-    sync: { missing: state.missing().length, lastPull: ctx.lastSync },
+    sync: { missing: state.missing().length, lastPull: ctx.lastSync, target: node.syncTarget() ?? null },
     forks: state.equivocations.length,
     frozen: state.frozenAccounts().length,
     supply: { mintedWh: state.minted, burnedWh: state.burned },
