@@ -16,7 +16,10 @@ export function replicaOpener (open: () => Promise<ReplicaStore>, connected: () 
   let opened: Promise<ReplicaStore> | undefined
   return () => {
     opened ??= open().then(replica => {
-      void connected().then(() => { replica.start() })
+      // Should the answer fail, the replica starts anyway: each of its sessions asks for the connection
+      // again (connection() keeps no failed answer) and retries with backoff, saying it is offline.
+      const start = (): void => { replica.start() }
+      void connected().then(start, start)
       return replica
     })
     return opened

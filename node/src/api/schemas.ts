@@ -45,7 +45,7 @@ export function queryInteger (min: number, max: number, fallback: number): z.Zod
   }, z.number().int().min(min, message).max(max, message).default(fallback))
 }
 
-const TokenQuery = z.string({ error: issue => Array.isArray(issue.input) ? ONCE : undefined }).max(200).optional()
+const TokenQuery = queryText(200).optional()
   .openapi({ description: 'The API token, for clients that cannot set headers (an EventSource, a link): GET requests only' })
 
 /**
